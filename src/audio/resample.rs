@@ -1,0 +1,203 @@
+//! Streaming conversion of any input rate to the front-end's rate (16 kHz) with rubato.
+//!
+//! Rates whose ratio reduces to small integers (8, 11.025, 22.05, 32, 44.1, 48 kHz, …) use
+//! rubato's synchronous FFT resampler, which is both fast and clean; any other rate uses its sinc
+//! resampler. The resampler's start-up delay is trimmed, and [`StreamResampler::finish`] flushes
+//! the tail so that the output holds `round(n_in · to / from)` samples, aligned with the input.
+
+use audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{
+    Async, Fft, FixedAsync, FixedSync, Indexing, Resampler, SincInterpolationParameters,
+    SincInterpolationType, WindowFunction,
+};
+
+use super::AudioError;
+
+/// Input frames per resampler call.
+const CHUNK: usize = 1024;
+/// Largest reduced input factor handled by the FFT resampler (44.1 kHz → 16 kHz is 441).
+const MAX_FFT_FACTOR: u32 = 2048;
+
+/// A resampler for one mono stream.
+pub struct StreamResampler {
+    from: u32,
+    to: u32,
+    inner: Option<Box<dyn Resampler<f32>>>,
+    pending: Vec<f32>,
+    scratch_out: Vec<f32>,
+    delay_left: usize,
+    samples_in: u64,
+    samples_out: u64,
+    origin: String,
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+impl StreamResampler {
+    /// A resampler from `from` Hz to `to` Hz; `origin` names the stream in errors.
+    pub fn new(from: u32, to: u32, origin: &str) -> Result<Self, AudioError> {
+        let fail = |detail: String| AudioError::Resample {
+            origin: origin.to_string(),
+            from,
+            to,
+            detail,
+        };
+        let inner: Option<Box<dyn Resampler<f32>>> = if from == to {
+            None
+        } else if from / gcd(from, to) <= MAX_FFT_FACTOR {
+            Some(Box::new(
+                Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
+                    .map_err(|e| fail(e.to_string()))?,
+            ))
+        } else {
+            let params = SincInterpolationParameters {
+                sinc_len: 256,
+                f_cutoff: None,
+                oversampling_factor: 256,
+                interpolation: SincInterpolationType::Cubic,
+                window: WindowFunction::BlackmanHarris2,
+            };
+            Some(Box::new(
+                Async::<f32>::new_sinc(
+                    f64::from(to) / f64::from(from),
+                    1.0,
+                    &params,
+                    CHUNK,
+                    1,
+                    FixedAsync::Input,
+                )
+                .map_err(|e| fail(e.to_string()))?,
+            ))
+        };
+        let (delay_left, scratch_len) = match &inner {
+            Some(r) => (r.output_delay(), r.output_frames_max()),
+            None => (0, 0),
+        };
+        Ok(Self {
+            from,
+            to,
+            inner,
+            pending: Vec::with_capacity(CHUNK * 2),
+            scratch_out: vec![0.0; scratch_len],
+            delay_left,
+            samples_in: 0,
+            samples_out: 0,
+            origin: origin.to_string(),
+        })
+    }
+
+    /// Input rate in Hz.
+    pub fn from_rate(&self) -> u32 {
+        self.from
+    }
+
+    /// Output rate in Hz.
+    pub fn to_rate(&self) -> u32 {
+        self.to
+    }
+
+    /// Output samples a stream of `n_in` input samples resamples to.
+    pub fn expected_len(&self, n_in: u64) -> u64 {
+        (n_in * u64::from(self.to) + u64::from(self.from) / 2) / u64::from(self.from)
+    }
+
+    /// Resamples `input`, appending what is ready to `out`.
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
+        self.samples_in += input.len() as u64;
+        if self.inner.is_none() {
+            out.extend_from_slice(input);
+            self.samples_out += input.len() as u64;
+            return Ok(());
+        }
+        self.pending.extend_from_slice(input);
+        let mut start = 0;
+        loop {
+            let need = self.inner.as_ref().map_or(0, |r| r.input_frames_next());
+            if self.pending.len() - start < need {
+                break;
+            }
+            let consumed = self.run(start, need, None, out)?;
+            start += consumed;
+        }
+        self.pending.drain(..start);
+        Ok(())
+    }
+
+    /// Flushes the stream's tail into `out`; the total output then has
+    /// [`expected_len`](Self::expected_len) samples. The resampler is ready for a new stream.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
+        let target = self.expected_len(self.samples_in);
+        if self.inner.is_some() {
+            let mut partial = self.pending.len();
+            while self.samples_out < target {
+                let need = self.inner.as_ref().map_or(0, |r| r.input_frames_next());
+                self.pending.resize(need.max(partial), 0.0);
+                self.run(0, partial, Some(partial), out)?;
+                self.pending.clear();
+                partial = 0;
+            }
+        }
+        if self.samples_out > target {
+            let excess = (self.samples_out - target) as usize;
+            out.truncate(out.len().saturating_sub(excess));
+        }
+        self.reset();
+        Ok(())
+    }
+
+    /// Forgets the current stream.
+    pub fn reset(&mut self) {
+        if let Some(r) = self.inner.as_mut() {
+            r.reset();
+            self.delay_left = r.output_delay();
+        }
+        self.pending.clear();
+        self.samples_in = 0;
+        self.samples_out = 0;
+    }
+
+    /// Runs one resampler call on `pending[start..]`; returns the input frames consumed.
+    fn run(
+        &mut self,
+        start: usize,
+        frames: usize,
+        partial_len: Option<usize>,
+        out: &mut Vec<f32>,
+    ) -> Result<usize, AudioError> {
+        let (from, to) = (self.from, self.to);
+        let origin = &self.origin;
+        let fail = |detail: String| AudioError::Resample {
+            origin: origin.clone(),
+            from,
+            to,
+            detail,
+        };
+        let Some(resampler) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        let need = resampler.input_frames_next();
+        let available = self.pending.len() - start;
+        let input = InterleavedSlice::new(&self.pending[start..], 1, available)
+            .map_err(|e| fail(e.to_string()))?;
+        let out_len = self.scratch_out.len();
+        let mut output = InterleavedSlice::new_mut(&mut self.scratch_out, 1, out_len)
+            .map_err(|e| fail(e.to_string()))?;
+        let indexing = Indexing {
+            input_offset: 0,
+            output_offset: 0,
+            partial_len,
+            active_channels_mask: None,
+        };
+        let (consumed, produced) = resampler
+            .process_into_buffer(&input, &mut output, Some(&indexing))
+            .map_err(|e| fail(e.to_string()))?;
+        let skip = self.delay_left.min(produced);
+        self.delay_left -= skip;
+        out.extend_from_slice(&self.scratch_out[skip..produced]);
+        self.samples_out += (produced - skip) as u64;
+        debug_assert!(frames <= need || partial_len.is_some());
+        Ok(consumed)
+    }
+}

@@ -1,0 +1,391 @@
+//! The command line: argument parsing and the sub-commands of this release.
+//!
+//! The binary's `main` only calls [`main`]. Library errors are turned into one clear message
+//! (with its causes) on stderr and a non-zero exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::audio::{
+    AudioSource, FileSource, MicSource, RawFormat, RawSource, StreamResampler, list_input_devices,
+};
+use crate::config::{Config, LogFormat};
+use crate::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, WindowKind, npy};
+
+/// hark: an offline voice assistant.
+#[derive(Debug, Parser)]
+#[command(name = "hark", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More logging: -v for debug, -vv for trace.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log format on stderr (overrides the configuration).
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormatArg>,
+    /// Configuration file (default: $HARK_CONFIG, ./hark.toml, ~/.config/hark/hark.toml,
+    /// /etc/hark/hark.toml, else the compiled-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute the front-end's frames (MFCC or log-mel) of an audio file, stdin or a device.
+    Features(FeaturesArgs),
+    /// List audio capture devices.
+    Devices {
+        /// One JSON object per device.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a configuration file and print the configuration in force.
+    CheckConfig {
+        /// The file to check (default: the one hark would use).
+        file: Option<PathBuf>,
+    },
+}
+
+/// Arguments of `hark features`.
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Audio file (WAV, FLAC, Ogg Vorbis, MP3), or `-` for raw PCM on stdin (with --raw).
+    #[arg(required_unless_present = "device")]
+    pub input: Option<PathBuf>,
+    /// Raw PCM layout for stdin: ENCODING:RATE[:CHANNELS], e.g. s16le:16000.
+    #[arg(long, value_name = "SPEC")]
+    pub raw: Option<String>,
+    /// Capture from this device instead of a file ("default", an index, id or name).
+    #[arg(long, conflicts_with = "input")]
+    pub device: Option<String>,
+    /// With --device: seconds of audio to capture.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Write the frames to a .npy file (float32, rows = frames).
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON document with the parameters and the frames.
+    #[arg(long)]
+    pub json: bool,
+    /// Log-mel energies instead of MFCC.
+    #[arg(long)]
+    pub mel: bool,
+    /// Front-end parameters as JSON (the `frontend` object of model metadata); flags override.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    #[command(flatten)]
+    pub frontend: FrontEndFlags,
+}
+
+/// Front-end parameters settable from the command line (see docs/frontend.md).
+#[derive(Debug, Args, Default)]
+pub struct FrontEndFlags {
+    /// Front-end sample rate in Hz.
+    #[arg(long)]
+    pub sample_rate: Option<u32>,
+    /// Window length in samples.
+    #[arg(long)]
+    pub win_length: Option<usize>,
+    /// Hop length in samples.
+    #[arg(long)]
+    pub hop_length: Option<usize>,
+    /// FFT size.
+    #[arg(long)]
+    pub n_fft: Option<usize>,
+    /// Window function: hann, hamming or rectangular.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Pre-emphasis coefficient (0 disables).
+    #[arg(long)]
+    pub preemphasis: Option<f64>,
+    /// Mel bands.
+    #[arg(long)]
+    pub n_mels: Option<usize>,
+    /// Lowest band edge in Hz.
+    #[arg(long)]
+    pub fmin: Option<f64>,
+    /// Highest band edge in Hz.
+    #[arg(long)]
+    pub fmax: Option<f64>,
+    /// Floor applied to mel energies before the log.
+    #[arg(long)]
+    pub log_floor: Option<f64>,
+    /// Cepstra kept.
+    #[arg(long)]
+    pub n_mfcc: Option<usize>,
+}
+
+impl FrontEndFlags {
+    fn apply(&self, p: &mut FrontEndParams) -> Result<()> {
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { p.$field = v; } )* };
+        }
+        set!(
+            sample_rate,
+            win_length,
+            hop_length,
+            n_fft,
+            preemphasis,
+            n_mels,
+            fmin,
+            fmax,
+            log_floor,
+            n_mfcc
+        );
+        if let Some(w) = &self.window {
+            p.window = w.parse::<WindowKind>()?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses the process arguments, runs the command, reports any error; the binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let loaded = match &cli.command {
+        Command::CheckConfig { .. } => None,
+        _ => Some(Config::resolve(cli.config.as_deref())?),
+    };
+    let (config, _) = loaded.clone().unwrap_or_default();
+    let format = match cli.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        None => config.logging.format,
+    };
+    crate::logging::init(&config.logging.level, cli.verbose, format);
+    if let Some((_, Some(path))) = &loaded {
+        tracing::debug!(config = %path.display(), "configuration loaded");
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Features(args) => features(&args, &config, &mut out),
+        Command::Devices { json } => devices(json, &mut out),
+        Command::CheckConfig { file } => {
+            check_config(file.as_deref().or(cli.config.as_deref()), &mut out)
+        }
+    }
+}
+
+fn frontend_params(args: &FeaturesArgs) -> Result<FrontEndParams> {
+    let mut params = match &args.params {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read front-end parameters {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: invalid front-end parameters", path.display()))?
+        }
+        None => FrontEndParams::default(),
+    };
+    args.frontend.apply(&mut params)?;
+    params.validate()?;
+    Ok(params)
+}
+
+fn open_source(args: &FeaturesArgs, config: &Config) -> Result<(Box<dyn AudioSource>, u64)> {
+    if let Some(device) = &args.device {
+        if !(args.duration.is_finite() && args.duration > 0.0) {
+            bail!("--duration must be a positive number of seconds");
+        }
+        let mut options = config.mic_options();
+        options.device = device.clone();
+        let mic = MicSource::open(options)?;
+        let limit = (args.duration * f64::from(mic.sample_rate())).round() as u64;
+        return Ok((Box::new(mic), limit));
+    }
+    let Some(input) = &args.input else {
+        bail!("give an audio file, `-` with --raw, or --device");
+    };
+    if input.as_os_str() == "-" {
+        let Some(spec) = &args.raw else {
+            bail!("reading stdin needs its layout, e.g. --raw s16le:16000");
+        };
+        let format: RawFormat = spec.parse()?;
+        let source = RawSource::new(std::io::stdin().lock(), "stdin", format);
+        return Ok((Box::new(source), u64::MAX));
+    }
+    if args.raw.is_some() {
+        bail!("--raw describes stdin; give `-` as the input to use it");
+    }
+    Ok((Box::new(FileSource::open(input)?), u64::MAX))
+}
+
+/// Streams a source through resampling and the front-end.
+fn compute_features(
+    source: &mut dyn AudioSource,
+    limit: u64,
+    frontend: &mut FrontEnd,
+) -> Result<FeatureMatrix> {
+    let target = frontend.params().sample_rate;
+    let cols = frontend.dim();
+    let mut data = Vec::new();
+    let mut resampler: Option<StreamResampler> = None;
+    let mut resampled = Vec::new();
+    let mut taken = 0u64;
+    let origin = source.origin().to_string();
+    while taken < limit {
+        let Some(chunk) = source.next_chunk()? else {
+            break;
+        };
+        let keep = chunk.samples.len().min((limit - taken) as usize);
+        taken += keep as u64;
+        let r = match resampler.as_mut() {
+            Some(r) if r.from_rate() == chunk.sample_rate => r,
+            _ => {
+                if let Some(mut old) = resampler.take() {
+                    resampled.clear();
+                    old.finish(&mut resampled)?;
+                    frontend.process(&resampled, |f| data.extend_from_slice(f))?;
+                }
+                resampler.insert(StreamResampler::new(chunk.sample_rate, target, &origin)?)
+            }
+        };
+        resampled.clear();
+        r.process(&chunk.samples[..keep], &mut resampled)?;
+        frontend
+            .process(&resampled, |f| data.extend_from_slice(f))
+            .with_context(|| origin.clone())?;
+    }
+    if let Some(mut r) = resampler {
+        resampled.clear();
+        r.finish(&mut resampled)?;
+        frontend.process(&resampled, |f| data.extend_from_slice(f))?;
+    }
+    if taken == 0 {
+        bail!("{origin}: contains no audio samples");
+    }
+    Ok(FeatureMatrix {
+        rows: data.len() / cols,
+        data,
+        cols,
+    })
+}
+
+fn features(args: &FeaturesArgs, config: &Config, out: &mut dyn Write) -> Result<()> {
+    let params = frontend_params(args)?;
+    let kind = if args.mel {
+        FeatureKind::LogMel
+    } else {
+        FeatureKind::Mfcc
+    };
+    let mut frontend = FrontEnd::new(params.clone(), kind)?;
+    let (mut source, limit) = open_source(args, config)?;
+    let matrix = compute_features(source.as_mut(), limit, &mut frontend)?;
+    if matrix.rows == 0 {
+        tracing::warn!(
+            origin = source.origin(),
+            "audio shorter than one analysis window ({} samples): no frames",
+            params.win_length
+        );
+    }
+    let kind_name = if args.mel { "logmel" } else { "mfcc" };
+    if let Some(path) = &args.out {
+        write_npy(path, &matrix)?;
+        tracing::info!(
+            out = %path.display(),
+            frames = matrix.rows,
+            coefficients = matrix.cols,
+            kind = kind_name,
+            "features written"
+        );
+    } else if args.json {
+        let frames: Vec<&[f32]> = (0..matrix.rows).map(|i| matrix.row(i)).collect();
+        let doc = serde_json::json!({
+            "input": source.origin(),
+            "kind": kind_name,
+            "rows": matrix.rows,
+            "cols": matrix.cols,
+            "frame_shift_s": params.hop_length as f64 / f64::from(params.sample_rate),
+            "params": params,
+            "frames": frames,
+        });
+        serde_json::to_writer(&mut *out, &doc)?;
+        writeln!(out)?;
+    } else {
+        for i in 0..matrix.rows {
+            let line: Vec<String> = matrix.row(i).iter().map(|v| format!("{v:.6}")).collect();
+            writeln!(out, "{}", line.join(" "))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_npy(path: &Path, matrix: &FeatureMatrix) -> Result<()> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    npy::write_f32(matrix, &mut writer).with_context(|| format!("writing {}", path.display()))?;
+    writer
+        .flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
+    let devices = list_input_devices()?;
+    if json {
+        for d in &devices {
+            let line = serde_json::json!({
+                "index": d.index, "id": d.id, "name": d.name,
+                "default": d.is_default, "default_config": d.default_config,
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    if devices.is_empty() {
+        writeln!(out, "no audio capture devices found")?;
+    }
+    for d in &devices {
+        writeln!(
+            out,
+            "{:>3}{} {}  [{}]  {}",
+            d.index,
+            if d.is_default { "*" } else { " " },
+            d.name,
+            d.id,
+            d.default_config.as_deref().unwrap_or("no capture configuration")
+        )?;
+    }
+    Ok(())
+}
+
+fn check_config(file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+    let (config, origin) = Config::resolve(file)?;
+    match &origin {
+        Some(path) => writeln!(out, "# {}: OK", path.display())?,
+        None => writeln!(
+            out,
+            "# no configuration file found; the compiled-in defaults are in force"
+        )?,
+    }
+    write!(out, "{}", toml::to_string_pretty(&config)?)?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! hark: an offline voice assistant daemon.
+//!
+//! Audio comes in from a microphone, a file or a pipe ([`audio`]), is resampled to 16 kHz and
+//! turned into MFCC or log-mel frames by the shared front-end ([`features`]); configuration lives
+//! in [`config`], the command line in [`cli`].
+
+pub mod audio;
+pub mod cli;
+pub mod config;
+pub mod features;
+pub mod logging;

@@ -1,0 +1,86 @@
+//! Helpers shared by the integration tests: test signals and WAV writing.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository's fixture folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A sine of `freq` Hz and `amplitude` lasting `seconds` at `rate` Hz.
+pub fn sine(freq: f64, amplitude: f64, rate: u32, seconds: f64) -> Vec<f32> {
+    let n = (seconds * f64::from(rate)).round() as usize;
+    (0..n)
+        .map(|i| {
+            (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin())
+                as f32
+        })
+        .collect()
+}
+
+/// Fits `a·sin + b·cos` at `freq` to `x[range]` (sampled at `rate`); returns the amplitude
+/// and the signal-to-residual ratio in dB.
+pub fn fit_sine(x: &[f32], rate: u32, freq: f64) -> (f64, f64) {
+    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
+    let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let v = f64::from(v);
+        ss += s * s;
+        cc += c * c;
+        sc += s * c;
+        xs += v * s;
+        xc += v * c;
+    }
+    let det = ss * cc - sc * sc;
+    let a = (xs * cc - xc * sc) / det;
+    let b = (xc * ss - xs * sc) / det;
+    let (mut signal, mut residual) = (0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let fit = a * s + b * c;
+        signal += fit * fit;
+        residual += (f64::from(v) - fit).powi(2);
+    }
+    ((a * a + b * b).sqrt(), 10.0 * (signal / residual.max(1e-300)).log10())
+}
+
+/// Writes `channels` identical copies of `mono` as a WAV with the given sample layout.
+pub fn write_wav(
+    path: &Path,
+    mono: &[f32],
+    rate: u32,
+    channels: u16,
+    bits: u16,
+    float: bool,
+) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in mono {
+        for _ in 0..channels {
+            if float {
+                w.write_sample(s).unwrap();
+            } else {
+                let max = (1i64 << (bits - 1)) as f64;
+                let v = (f64::from(s) * max).round().clamp(-max, max - 1.0) as i32;
+                if bits == 8 {
+                    w.write_sample(v as i8).unwrap();
+                } else {
+                    w.write_sample(v).unwrap();
+                }
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
