@@ -48,7 +48,7 @@ pub enum LogFormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compute the front-end's frames (MFCC or log-mel) of an audio file, stdin or a device.
-    Features(FeaturesArgs),
+    Features(Box<FeaturesArgs>),
     /// List audio capture devices.
     Devices {
         /// One JSON object per device.
@@ -338,8 +338,8 @@ fn features(args: &FeaturesArgs, config: &Config, out: &mut dyn Write) -> Result
 }
 
 fn write_npy(path: &Path, matrix: &FeatureMatrix) -> Result<()> {
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut writer = std::io::BufWriter::new(file);
     npy::write_f32(matrix, &mut writer).with_context(|| format!("writing {}", path.display()))?;
     writer
@@ -371,7 +371,9 @@ fn devices(json: bool, out: &mut dyn Write) -> Result<()> {
             if d.is_default { "*" } else { " " },
             d.name,
             d.id,
-            d.default_config.as_deref().unwrap_or("no capture configuration")
+            d.default_config
+                .as_deref()
+                .unwrap_or("no capture configuration")
         )?;
     }
     Ok(())

@@ -205,7 +205,10 @@ mod tests {
 
     #[test]
     fn empty_file_gives_defaults() {
-        assert_eq!(Config::from_toml("", Path::new("x")).unwrap(), Config::default());
+        assert_eq!(
+            Config::from_toml("", Path::new("x")).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -231,7 +234,10 @@ mod tests {
         let err = Config::from_toml("[audio]\nbuffer_ms = 1\n", Path::new("h.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("audio.buffer_ms") && err.contains("h.toml"), "{err}");
+        assert!(
+            err.contains("audio.buffer_ms") && err.contains("h.toml"),
+            "{err}"
+        );
         let err = Config::from_toml("[logging]\nformat = \"xml\"\n", Path::new("h.toml"))
             .unwrap_err()
             .to_string();

@@ -12,6 +12,13 @@ pub fn init(level: &str, verbosity: u8, format: LogFormat) {
         1 => "debug".to_string(),
         _ => "trace".to_string(),
     };
+    // The audio decoder logs its own view of failures that hark reports as one clear error;
+    // keep it quiet unless tracing was asked for.
+    let level = if verbosity >= 2 {
+        level
+    } else {
+        format!("{level},symphonia=off")
+    };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&level))
         .unwrap_or_else(|_| EnvFilter::new("info"));

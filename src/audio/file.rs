@@ -66,12 +66,13 @@ impl FileSource {
                 origin: origin.clone(),
                 detail: e.to_string(),
             })?;
-        let track = format
-            .default_track(TrackType::Audio)
-            .ok_or_else(|| AudioError::Unsupported {
-                origin: origin.clone(),
-                detail: "no audio track".into(),
-            })?;
+        let track =
+            format
+                .default_track(TrackType::Audio)
+                .ok_or_else(|| AudioError::Unsupported {
+                    origin: origin.clone(),
+                    detail: "no audio track".into(),
+                })?;
         let params = track
             .codec_params
             .as_ref()

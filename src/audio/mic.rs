@@ -112,14 +112,20 @@ fn find_device(wanted: &str) -> Result<Device, AudioError> {
         .collect();
     if let Ok(index) = wanted.parse::<usize>() {
         return devices.into_iter().nth(index).ok_or_else(|| {
-            not_found(format!("no input device with index {index} (see `hark devices`)"))
+            not_found(format!(
+                "no input device with index {index} (see `hark devices`)"
+            ))
         });
     }
     let lower = wanted.to_lowercase();
     if let Some(device) = devices
         .iter()
         .find(|d| device_id(d).eq_ignore_ascii_case(wanted))
-        .or_else(|| devices.iter().find(|d| device_name(d).to_lowercase() == lower))
+        .or_else(|| {
+            devices
+                .iter()
+                .find(|d| device_name(d).to_lowercase() == lower)
+        })
         .or_else(|| {
             devices
                 .iter()
@@ -136,6 +142,25 @@ fn find_device(wanted: &str) -> Result<Device, AudioError> {
     Err(not_found(
         "no input device matches this name, id or index (see `hark devices`)".into(),
     ))
+}
+
+/// Rate asked of devices that support it: the front-end's, so no resampling is needed.
+const PREFERRED_RATE: u32 = 16_000;
+
+/// A 16 kHz configuration with the fewest channels, when the device offers one.
+fn preferred_config(device: &Device) -> Option<cpal::SupportedStreamConfig> {
+    let format_rank = |f: SampleFormat| match f {
+        SampleFormat::I16 => 0,
+        SampleFormat::F32 => 1,
+        SampleFormat::I32 => 2,
+        _ => 3,
+    };
+    device
+        .supported_input_configs()
+        .ok()?
+        .filter(|range| range.contains_rate(PREFERRED_RATE))
+        .min_by_key(|range| (range.channels(), format_rank(range.sample_format())))
+        .map(|range| range.with_sample_rate(PREFERRED_RATE))
 }
 
 /// State shared with the cpal callbacks.
@@ -195,9 +220,12 @@ impl MicSource {
             device: name.clone(),
             detail,
         };
-        let config = device
-            .default_input_config()
-            .map_err(|e| fail(format!("no usable capture configuration: {e}")))?;
+        let config = match preferred_config(&device) {
+            Some(config) => config,
+            None => device
+                .default_input_config()
+                .map_err(|e| fail(format!("no usable capture configuration: {e}")))?,
+        };
         let rate = check_rate(&name, config.sample_rate())?;
         let channels = usize::from(config.channels()).max(1);
         let capacity = (rate as usize * self.options.buffer_ms as usize / 1000).max(1024);

@@ -80,7 +80,9 @@ pub enum AudioError {
         detail: String,
     },
     /// The file ends before the length its header declares.
-    #[error("{origin}: truncated: the header declares {expected} frames but the file ends after {decoded}")]
+    #[error(
+        "{origin}: truncated or damaged: the header declares {expected} frames but only {decoded} could be read"
+    )]
     Truncated {
         /// File path.
         origin: String,
@@ -104,7 +106,9 @@ pub enum AudioError {
         index: u64,
     },
     /// The sample rate is outside what hark resamples.
-    #[error("{origin}: sample rate {rate} Hz is not supported (need {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz)")]
+    #[error(
+        "{origin}: sample rate {rate} Hz is not supported (need {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz)"
+    )]
     UnsupportedRate {
         /// File, stream or device.
         origin: String,

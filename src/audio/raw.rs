@@ -77,7 +77,11 @@ impl FromStr for RawFormat {
             "s24le" | "s24" => RawEncoding::S24Le,
             "s32le" | "s32" => RawEncoding::S32Le,
             "f32le" | "f32" => RawEncoding::F32Le,
-            _ => return Err(fail("encoding must be one of u8, s16le, s24le, s32le, f32le")),
+            _ => {
+                return Err(fail(
+                    "encoding must be one of u8, s16le, s24le, s32le, f32le",
+                ));
+            }
         };
         let sample_rate: u32 = parts[1]
             .parse()
@@ -204,7 +208,13 @@ mod tests {
         assert_eq!((f.sample_rate, f.channels), (16_000, 1));
         let f: RawFormat = "F32LE:48000:2".parse().unwrap();
         assert_eq!((f.encoding, f.channels), (RawEncoding::F32Le, 2));
-        for bad in ["s16le", "x9:16000", "s16le:fast", "s16le:16000:0", "s16le:100"] {
+        for bad in [
+            "s16le",
+            "x9:16000",
+            "s16le:fast",
+            "s16le:16000:0",
+            "s16le:100",
+        ] {
             assert!(bad.parse::<RawFormat>().is_err(), "{bad}");
         }
     }
@@ -237,8 +247,14 @@ mod tests {
     fn empty_and_non_finite_input_are_errors() {
         let format: RawFormat = "f32le:16000".parse().unwrap();
         let mut empty = RawSource::new(&[][..], "stdin", format);
-        assert!(matches!(empty.next_chunk(), Err(AudioError::NoAudio { .. })));
-        let bytes: Vec<u8> = [0.0f32, f32::NAN].iter().flat_map(|s| s.to_le_bytes()).collect();
+        assert!(matches!(
+            empty.next_chunk(),
+            Err(AudioError::NoAudio { .. })
+        ));
+        let bytes: Vec<u8> = [0.0f32, f32::NAN]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
         let mut nan = RawSource::new(bytes.as_slice(), "stdin", format);
         let err = nan.next_chunk().unwrap_err().to_string();
         assert!(err.contains("stdin") && err.contains("sample 1"), "{err}");

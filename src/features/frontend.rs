@@ -306,10 +306,11 @@ mod tests {
         let mut fe = FrontEnd::new(params.clone(), FeatureKind::LogMel).unwrap();
         let m = fe.compute_all(&signal).unwrap();
         let row = m.row(5);
-        let (loudest, _) = row
-            .iter()
-            .enumerate()
-            .fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+        let (loudest, _) =
+            row.iter().enumerate().fold(
+                (0, f32::MIN),
+                |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
+            );
         let bank = MelFilterbank::new(&params);
         let dense = bank.dense();
         let bin = (1000.0 * 512.0 / 16_000.0) as usize;
@@ -333,8 +334,9 @@ mod tests {
         fe.process(&[0.0; 100], |_| {}).unwrap();
         let err = fe.process(&[0.0, 0.0, f32::NAN], |_| {}).unwrap_err();
         assert!(matches!(err, FrontEndError::NonFiniteSample { index: 102 }));
+        // The refused chunk was not consumed, so the stream position is still 100.
         let err = fe.process(&[f32::INFINITY], |_| {}).unwrap_err();
-        assert!(matches!(err, FrontEndError::NonFiniteSample { index: 103 }));
+        assert!(matches!(err, FrontEndError::NonFiniteSample { index: 100 }));
     }
 
     #[test]

@@ -139,10 +139,16 @@ impl FrontEndParams {
             ));
         }
         if !(self.preemphasis.is_finite() && (0.0..1.0).contains(&self.preemphasis)) {
-            return fail(format!("preemphasis must be in [0, 1), got {}", self.preemphasis));
+            return fail(format!(
+                "preemphasis must be in [0, 1), got {}",
+                self.preemphasis
+            ));
         }
         if !(self.log_floor.is_finite() && self.log_floor > 0.0) {
-            return fail(format!("log_floor must be positive, got {}", self.log_floor));
+            return fail(format!(
+                "log_floor must be positive, got {}",
+                self.log_floor
+            ));
         }
         match (&self.mean, &self.std) {
             (None, None) => {}

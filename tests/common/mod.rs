@@ -20,9 +20,15 @@ pub fn sine(freq: f64, amplitude: f64, rate: u32, seconds: f64) -> Vec<f32> {
         .collect()
 }
 
-/// Fits `a·sin + b·cos` at `freq` to `x[range]` (sampled at `rate`); returns the amplitude
-/// and the signal-to-residual ratio in dB.
+/// Fits `a·sin + b·cos` at `freq` to `x` (sampled at `rate`, phase measured from `x[0]`);
+/// returns the amplitude and the signal-to-residual ratio in dB.
 pub fn fit_sine(x: &[f32], rate: u32, freq: f64) -> (f64, f64) {
+    let (amplitude, snr, _) = fit_sine_phase(x, rate, freq);
+    (amplitude, snr)
+}
+
+/// As [`fit_sine`], also returning the phase in radians (0 for a pure sine starting at `x[0]`).
+pub fn fit_sine_phase(x: &[f32], rate: u32, freq: f64) -> (f64, f64, f64) {
     let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
     let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for (i, &v) in x.iter().enumerate() {
@@ -44,18 +50,15 @@ pub fn fit_sine(x: &[f32], rate: u32, freq: f64) -> (f64, f64) {
         signal += fit * fit;
         residual += (f64::from(v) - fit).powi(2);
     }
-    ((a * a + b * b).sqrt(), 10.0 * (signal / residual.max(1e-300)).log10())
+    (
+        (a * a + b * b).sqrt(),
+        10.0 * (signal / residual.max(1e-300)).log10(),
+        b.atan2(a),
+    )
 }
 
 /// Writes `channels` identical copies of `mono` as a WAV with the given sample layout.
-pub fn write_wav(
-    path: &Path,
-    mono: &[f32],
-    rate: u32,
-    channels: u16,
-    bits: u16,
-    float: bool,
-) {
+pub fn write_wav(path: &Path, mono: &[f32], rate: u32, channels: u16, bits: u16, float: bool) {
     let spec = hound::WavSpec {
         channels,
         sample_rate: rate,
