@@ -1,0 +1,481 @@
+//! Model metadata (`<name>.json`), as specified in `docs/models.md`, and its consistency checks.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ModelError;
+use crate::features::{FeatureKind, FrontEndParams};
+
+/// The metadata schema version this runtime reads.
+pub const SCHEMA: u32 = 1;
+
+/// What a model computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Streaming keyword spotter.
+    Keyword,
+    /// Speech to intent and slots.
+    Intent,
+    /// Sentiment of the voice.
+    Sentiment,
+    /// Text to intent and slots.
+    TextIntent,
+    /// Sentiment of text.
+    TextSentiment,
+}
+
+impl ModelKind {
+    /// Whether the model reads audio features.
+    pub fn is_audio(self) -> bool {
+        matches!(
+            self,
+            ModelKind::Keyword | ModelKind::Intent | ModelKind::Sentiment
+        )
+    }
+
+    /// The file stem models of this kind are shipped under.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            ModelKind::Keyword => "keyword",
+            ModelKind::Intent => "intent",
+            ModelKind::Sentiment => "sentiment",
+            ModelKind::TextIntent => "text-intent",
+            ModelKind::TextSentiment => "text-sentiment",
+        }
+    }
+}
+
+/// Which front-end output an audio model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureName {
+    /// Cepstra.
+    Mfcc,
+    /// Log-mel energies.
+    Logmel,
+}
+
+impl FeatureName {
+    /// The front-end mode.
+    pub fn kind(self) -> FeatureKind {
+        match self {
+            FeatureName::Mfcc => FeatureKind::Mfcc,
+            FeatureName::Logmel => FeatureKind::LogMel,
+        }
+    }
+}
+
+/// Element type of a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// 32-bit float.
+    F32,
+    /// 64-bit integer.
+    I64,
+}
+
+/// One dimension: fixed, or the symbolic time axis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(usize),
+    /// A symbol such as `"T"`.
+    Symbol(String),
+}
+
+/// A graph input or output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorSpec {
+    /// Name in the ONNX graph.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<Dim>,
+    /// Element type.
+    pub dtype: DType,
+}
+
+/// Inputs and outputs of the graph, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IoSpec {
+    /// Inputs.
+    pub inputs: Vec<TensorSpec>,
+    /// Outputs.
+    pub outputs: Vec<TensorSpec>,
+}
+
+impl IoSpec {
+    fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|t| t.name == name)
+    }
+
+    fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|t| t.name == name)
+    }
+}
+
+/// A state tensor carried from one chunk to the next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// Graph input receiving the state.
+    pub input: String,
+    /// Graph output producing the next state.
+    pub output: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+}
+
+/// The `keyword` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordSpec {
+    /// Carried state.
+    pub state: Vec<StateSpec>,
+    /// The "no keyword" label.
+    pub background: String,
+    /// Labels that wake hark.
+    pub wake_words: Vec<String>,
+    /// Per-label thresholds on the smoothed posterior.
+    pub thresholds: BTreeMap<String, f32>,
+    /// Moving-average length over posteriors, in frames.
+    pub smoothing_frames: usize,
+    /// Minimum time between two detections of one label, in seconds.
+    pub refractory_s: f32,
+}
+
+/// A slot head of an intent model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotSpec {
+    /// Slot name (Home Assistant's, e.g. `area`).
+    pub name: String,
+    /// Graph output of this head.
+    pub output: String,
+    /// Values; head index 0 means absent, index i means `values[i - 1]`.
+    pub values: Vec<String>,
+}
+
+/// The `intent` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentSpec {
+    /// The out-of-grammar label.
+    pub out_of_grammar: String,
+    /// Minimum confidence for `understood`.
+    pub threshold: f32,
+    /// Slot heads.
+    pub slots: Vec<SlotSpec>,
+}
+
+/// Everything `<name>.json` says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMetadata {
+    /// Schema version.
+    pub schema: u32,
+    /// Kind.
+    pub kind: ModelKind,
+    /// Name.
+    pub name: String,
+    /// Classes of the main output.
+    pub labels: Vec<String>,
+    /// Audio models: which features they read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeatureName>,
+    /// Audio models: the front-end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontEndParams>,
+    /// Graph inputs and outputs.
+    pub io: IoSpec,
+    /// Keyword models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<KeywordSpec>,
+    /// Intent models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<IntentSpec>,
+    /// Text models: the tokenizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<serde_json::Value>,
+    /// How it was trained.
+    #[serde(default)]
+    pub training: serde_json::Value,
+    /// Its figures.
+    #[serde(default)]
+    pub evaluation: serde_json::Value,
+}
+
+fn shape_is(spec: &TensorSpec, want: &[Option<usize>]) -> bool {
+    spec.shape.len() == want.len()
+        && spec.shape.iter().zip(want).all(|(d, w)| match (d, w) {
+            (Dim::Fixed(a), Some(b)) => a == b,
+            (Dim::Symbol(_), None) => true,
+            _ => false,
+        })
+}
+
+fn describe(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("T".to_string(), |v| v.to_string()))
+        .collect();
+    format!("[{}]", dims.join(", "))
+}
+
+impl ModelMetadata {
+    /// Reads and checks `<name>.json`.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks metadata text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ModelError> {
+        let meta: ModelMetadata = serde_json::from_str(text).map_err(|e| ModelError::Metadata {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        meta.validate().map_err(|message| ModelError::Metadata {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(meta)
+    }
+
+    /// The front-end of an audio model.
+    pub fn frontend(&self) -> Option<&FrontEndParams> {
+        self.frontend.as_ref()
+    }
+
+    /// Width of one feature frame for audio models.
+    pub fn feature_dim(&self) -> Option<usize> {
+        let fe = self.frontend.as_ref()?;
+        Some(match self.features? {
+            FeatureName::Mfcc => fe.n_mfcc,
+            FeatureName::Logmel => fe.n_mels,
+        })
+    }
+
+    /// Checks internal consistency; the message says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.schema != SCHEMA {
+            return Err(format!(
+                "schema version {} (this hark reads version {SCHEMA})",
+                self.schema
+            ));
+        }
+        if self.labels.is_empty() {
+            return Err("no labels".into());
+        }
+        let unique: HashSet<&String> = self.labels.iter().collect();
+        if unique.len() != self.labels.len() {
+            return Err("labels are not unique".into());
+        }
+        let has_label = |l: &str| self.labels.iter().any(|x| x == l);
+        let n_labels = self.labels.len();
+        if self.kind.is_audio() {
+            let (Some(fe), Some(_)) = (&self.frontend, self.features) else {
+                return Err(format!(
+                    "an audio model ({:?}) needs `features` and `frontend`",
+                    self.kind
+                ));
+            };
+            fe.validate().map_err(|e| e.to_string())?;
+            let dim = self.feature_dim().unwrap_or(0);
+            if let (Some(mean), Some(_)) = (&fe.mean, &fe.std)
+                && mean.len() != dim
+            {
+                return Err(format!(
+                    "frontend normalisation has {} coefficients but the model reads {dim}",
+                    mean.len()
+                ));
+            }
+            let x = self
+                .io
+                .input("x")
+                .ok_or("audio models take their features as input `x`")?;
+            let want = [Some(1), None, Some(dim)];
+            if !shape_is(x, &want) || x.dtype != DType::F32 {
+                return Err(format!("input `x` must be f32 {}", describe(&want)));
+            }
+        }
+        match self.kind {
+            ModelKind::Keyword => {
+                let kw = self
+                    .keyword
+                    .as_ref()
+                    .ok_or("a keyword model needs `keyword`")?;
+                let scores = self
+                    .io
+                    .output("scores")
+                    .ok_or("a keyword model outputs `scores`")?;
+                let want = [Some(1), None, Some(n_labels)];
+                if !shape_is(scores, &want) {
+                    return Err(format!("output `scores` must be {}", describe(&want)));
+                }
+                if !has_label(&kw.background) {
+                    return Err(format!(
+                        "background label {:?} is not a label",
+                        kw.background
+                    ));
+                }
+                for l in kw.wake_words.iter().chain(kw.thresholds.keys()) {
+                    if !has_label(l) {
+                        return Err(format!("{l:?} is not one of the labels"));
+                    }
+                }
+                for (l, t) in &kw.thresholds {
+                    if !(t.is_finite() && *t > 0.0 && *t <= 1.0) {
+                        return Err(format!("threshold of {l:?} must be in (0, 1], got {t}"));
+                    }
+                }
+                if kw.smoothing_frames == 0 {
+                    return Err("smoothing_frames must be at least 1".into());
+                }
+                if !(kw.refractory_s.is_finite() && kw.refractory_s >= 0.0) {
+                    return Err("refractory_s must be a non-negative number".into());
+                }
+                for s in &kw.state {
+                    let want: Vec<Option<usize>> = s.shape.iter().map(|&d| Some(d)).collect();
+                    for (name, spec) in [
+                        (&s.input, self.io.input(&s.input)),
+                        (&s.output, self.io.output(&s.output)),
+                    ] {
+                        let spec = spec.ok_or(format!("state tensor {name:?} is not in `io`"))?;
+                        if !shape_is(spec, &want) {
+                            return Err(format!(
+                                "state tensor {name:?} must be {}",
+                                describe(&want)
+                            ));
+                        }
+                    }
+                }
+                if self.io.inputs.len() != 1 + kw.state.len()
+                    || self.io.outputs.len() != 1 + kw.state.len()
+                {
+                    return Err("a keyword graph has `x` plus the state as inputs, `scores` plus the state as outputs".into());
+                }
+            }
+            ModelKind::Intent | ModelKind::TextIntent => {
+                let spec = self
+                    .intent
+                    .as_ref()
+                    .ok_or("an intent model needs `intent`")?;
+                if !has_label(&spec.out_of_grammar) {
+                    return Err(format!(
+                        "out-of-grammar label {:?} is not a label",
+                        spec.out_of_grammar
+                    ));
+                }
+                if !(spec.threshold.is_finite() && (0.0..=1.0).contains(&spec.threshold)) {
+                    return Err("intent threshold must be in [0, 1]".into());
+                }
+                if self.kind == ModelKind::Intent {
+                    let out = self
+                        .io
+                        .output("intent")
+                        .ok_or("an intent model outputs `intent`")?;
+                    if !shape_is(out, &[Some(1), Some(n_labels)]) {
+                        return Err(format!("output `intent` must be [1, {n_labels}]"));
+                    }
+                    for slot in &spec.slots {
+                        let out = self.io.output(&slot.output).ok_or(format!(
+                            "slot {:?}: output {:?} is not in `io`",
+                            slot.name, slot.output
+                        ))?;
+                        let want = [Some(1), Some(slot.values.len() + 1)];
+                        if !shape_is(out, &want) {
+                            return Err(format!(
+                                "slot {:?}: output {:?} must be {}",
+                                slot.name,
+                                slot.output,
+                                describe(&want)
+                            ));
+                        }
+                    }
+                }
+            }
+            ModelKind::Sentiment => {
+                let out = self
+                    .io
+                    .output("sentiment")
+                    .ok_or("a sentiment model outputs `sentiment`")?;
+                if !shape_is(out, &[Some(1), Some(n_labels)]) {
+                    return Err(format!("output `sentiment` must be [1, {n_labels}]"));
+                }
+            }
+            ModelKind::TextSentiment => {}
+        }
+        Ok(())
+    }
+
+    /// The `.onnx` file beside a `.json` file.
+    pub fn graph_path(json: &Path) -> PathBuf {
+        json.with_extension("onnx")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/keyword.json"),
+        )
+        .unwrap()
+    }
+
+    fn edited(f: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&fixture()).unwrap();
+        f(&mut v);
+        v.to_string()
+    }
+
+    fn error_of(text: &str) -> String {
+        ModelMetadata::parse(text, Path::new("m.json"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn fixture_metadata_is_valid() {
+        let meta = ModelMetadata::parse(&fixture(), Path::new("keyword.json")).unwrap();
+        assert_eq!(meta.kind, ModelKind::Keyword);
+        assert_eq!(meta.feature_dim(), Some(13));
+    }
+
+    #[test]
+    fn inconsistent_metadata_is_refused_with_the_reason() {
+        let e = error_of(&edited(|v| v["schema"] = 2.into()));
+        assert!(
+            e.contains("m.json") && e.contains("schema version 2"),
+            "{e}"
+        );
+        let e = error_of(&edited(|v| v["labels"] = serde_json::json!(["a", "b"])));
+        assert!(e.contains("scores"), "{e}");
+        let e = error_of(&edited(|v| v["keyword"]["thresholds"]["hal"] = 0.5.into()));
+        assert!(e.contains("hal"), "{e}");
+        let e = error_of(&edited(|v| v["frontend"]["n_mfcc"] = 20.into()));
+        assert!(e.contains("normalisation") || e.contains("`x`"), "{e}");
+        let e = error_of(&edited(|v| v["kind"] = "keyspotter".into()));
+        assert!(e.contains("keyspotter"), "{e}");
+        let e = error_of(&edited(|v| v["extra"] = 1.into()));
+        assert!(e.contains("extra"), "{e}");
+        let e = error_of(&edited(|v| {
+            v.as_object_mut().unwrap().remove("frontend");
+        }));
+        assert!(e.contains("frontend"), "{e}");
+        let e = error_of("{ not json");
+        assert!(e.contains("m.json"), "{e}");
+    }
+}

@@ -1,0 +1,213 @@
+//! Models through tract: golden vectors exported by the Python pipeline replay within 1e-4,
+//! streaming in any chunk size gives the same scores and detections, and broken or mismatched
+//! models are refused with a clear error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hark::models::keyword::{KeywordDetector, KeywordModel, KeywordStream};
+use hark::models::{Graph, ModelError, ModelMetadata, read_f32, tensor_f32};
+use tract_onnx::prelude::*;
+
+const GOLDEN_TOLERANCE: f32 = 1e-4;
+
+fn models_dir() -> PathBuf {
+    common::fixtures().join("models")
+}
+
+struct Golden {
+    inputs: Vec<(String, Vec<usize>, Vec<f32>)>,
+    outputs: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+fn tensors(v: &serde_json::Value) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, t)| {
+            let shape = t["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            let data = t["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            (name.clone(), shape, data)
+        })
+        .collect()
+}
+
+fn golden(name: &str) -> Golden {
+    let text = std::fs::read_to_string(models_dir().join(format!("{name}.golden.json"))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    Golden {
+        inputs: tensors(&v["inputs"]),
+        outputs: tensors(&v["outputs"]),
+    }
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn load_graph(name: &str) -> (ModelMetadata, Graph) {
+    let json = models_dir().join(format!("{name}.json"));
+    let meta = ModelMetadata::load(&json).unwrap();
+    let graph = Graph::load(&ModelMetadata::graph_path(&json), &meta).unwrap();
+    (meta, graph)
+}
+
+#[test]
+fn golden_vectors_replay_through_tract() {
+    for name in ["keyword", "intent", "sentiment"] {
+        let (meta, graph) = load_graph(name);
+        let g = golden(name);
+        // Feed inputs in metadata order.
+        let inputs: TVec<TValue> = meta
+            .io
+            .inputs
+            .iter()
+            .map(|spec| {
+                let (_, shape, data) = g.inputs.iter().find(|(n, _, _)| *n == spec.name).unwrap();
+                tensor_f32(shape, data).unwrap().into_tvalue()
+            })
+            .collect();
+        let outputs = graph.run(inputs).unwrap();
+        for (spec, value) in meta.io.outputs.iter().zip(&outputs) {
+            let (_, shape, want) = g.outputs.iter().find(|(n, _, _)| *n == spec.name).unwrap();
+            assert_eq!(value.shape(), shape.as_slice(), "{name}/{}", spec.name);
+            let mut got = Vec::new();
+            read_f32(value, &mut got).unwrap();
+            let diff = max_diff(&got, want);
+            assert!(
+                diff <= GOLDEN_TOLERANCE,
+                "{name}/{}: off by {diff}",
+                spec.name
+            );
+        }
+    }
+}
+
+fn keyword_model() -> Arc<KeywordModel> {
+    Arc::new(KeywordModel::load(&models_dir().join("keyword.json")).unwrap())
+}
+
+#[test]
+fn streaming_chunk_sizes_give_identical_scores_and_detections() {
+    let model = keyword_model();
+    let g = golden("keyword");
+    let (_, _, x) = g.inputs.iter().find(|(n, _, _)| n == "x").unwrap();
+    let (_, _, want) = g.outputs.iter().find(|(n, _, _)| n == "scores").unwrap();
+    let dim = model.feature_dim();
+    let n_labels = model.labels().len();
+    let mut reference: Option<Vec<(String, u64)>> = None;
+    for chunk in [1usize, 7, 10, 32, 64] {
+        let mut stream = KeywordStream::new(Arc::clone(&model)).unwrap();
+        let mut detector = KeywordDetector::new(&model);
+        detector.set_all_thresholds(0.3);
+        let mut scores = Vec::new();
+        let mut detections = Vec::new();
+        for frames in x.chunks(chunk * dim) {
+            let s = stream.push(frames).unwrap();
+            for row in s.chunks(n_labels) {
+                if let Some(d) = detector.update(row) {
+                    detections.push((d.keyword, (d.end * 1000.0).round() as u64));
+                }
+            }
+            scores.extend_from_slice(s);
+        }
+        assert!(max_diff(&scores, want) <= GOLDEN_TOLERANCE, "chunk {chunk}");
+        match &reference {
+            None => reference = Some(detections),
+            Some(r) => assert_eq!(&detections, r, "chunk {chunk}"),
+        }
+    }
+    assert!(
+        !reference.unwrap().is_empty(),
+        "the low threshold should produce detections"
+    );
+}
+
+fn copy_model(dir: &Path, name: &str) -> PathBuf {
+    for ext in ["json", "onnx"] {
+        std::fs::copy(
+            models_dir().join(format!("{name}.{ext}")),
+            dir.join(format!("{name}.{ext}")),
+        )
+        .unwrap();
+    }
+    dir.join(format!("{name}.json"))
+}
+
+fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, v.to_string()).unwrap();
+}
+
+#[test]
+fn broken_or_mismatched_models_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = copy_model(dir.path(), "keyword");
+
+    // Graph missing.
+    std::fs::remove_file(json.with_extension("onnx")).unwrap();
+    let err = KeywordModel::load(&json).err().unwrap();
+    assert!(matches!(err, ModelError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("keyword.onnx"));
+
+    // Graph corrupt.
+    std::fs::write(json.with_extension("onnx"), b"definitely not protobuf").unwrap();
+    let err = KeywordModel::load(&json).err().unwrap();
+    assert!(matches!(err, ModelError::Graph { .. }), "{err}");
+
+    // Metadata names an input the graph does not have.
+    let json = copy_model(dir.path(), "keyword");
+    edit_json(&json, |v| {
+        v["io"]["inputs"][1]["name"] = "context".into();
+        v["keyword"]["state"][0]["input"] = "context".into();
+    });
+    let err = KeywordModel::load(&json).err().unwrap();
+    assert!(matches!(err, ModelError::Mismatch { .. }), "{err}");
+    assert!(err.to_string().contains("context"), "{err}");
+
+    // Metadata claims a different hidden size.
+    let json = copy_model(dir.path(), "keyword");
+    edit_json(&json, |v| {
+        v["io"]["inputs"][2]["shape"][2] = 99.into();
+        v["io"]["outputs"][2]["shape"][2] = 99.into();
+        v["keyword"]["state"][1]["shape"][2] = 99.into();
+    });
+    let err = KeywordModel::load(&json).err().unwrap();
+    assert!(matches!(err, ModelError::Mismatch { .. }), "{err}");
+
+    // Metadata of another kind.
+    let json = copy_model(dir.path(), "sentiment");
+    std::fs::rename(&json, dir.path().join("keyword.json")).unwrap();
+    std::fs::rename(json.with_extension("onnx"), dir.path().join("keyword.onnx")).unwrap();
+    let err = KeywordModel::load(&dir.path().join("keyword.json"))
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("expected a keyword model"),
+        "{err}"
+    );
+
+    // Missing metadata.
+    let err = KeywordModel::load(&dir.path().join("nothing.json"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("nothing.json"), "{err}");
+}

@@ -1,0 +1,127 @@
+"""PyTorch networks hark ships, written so that their ONNX export streams and loads in tract.
+
+``StreamingKeywordNet`` is the always-on keyword spotter: a causal 1-D convolution over frames
+(its last ``kernel - 1`` input frames are carried as state), an LSTM (its ``h``/``c`` carried as
+state) and a per-frame softmax. Feeding a stream chunk by chunk with the state carried gives the
+same scores as feeding it whole, so the runtime's cost per frame is constant.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class StreamingKeywordNet(nn.Module):
+    """Causal conv → LSTM → linear → softmax, with explicit state in and out."""
+
+    def __init__(
+        self,
+        n_features: int,
+        n_labels: int,
+        conv_channels: int = 64,
+        kernel: int = 5,
+        hidden: int = 128,
+        layers: int = 1,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if kernel < 2:
+            raise ValueError("kernel must be at least 2 (use a Linear layer otherwise)")
+        self.n_features = n_features
+        self.n_labels = n_labels
+        self.kernel = kernel
+        self.hidden = hidden
+        self.layers = layers
+        self.conv_channels = conv_channels
+        self.conv = nn.Conv1d(n_features, conv_channels, kernel_size=kernel)
+        self.act = nn.ReLU()
+        self.drop = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(
+            conv_channels,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        self.out = nn.Linear(hidden, n_labels)
+
+    def initial_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Zero state: (context frames, h, c)."""
+        ctx = torch.zeros(batch, self.kernel - 1, self.n_features)
+        h = torch.zeros(self.layers, batch, self.hidden)
+        c = torch.zeros(self.layers, batch, self.hidden)
+        return ctx, h, c
+
+    def logits(
+        self, x: torch.Tensor, ctx: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-frame logits ``[B, T, n_labels]`` and the new state."""
+        full = torch.cat([ctx, x], dim=1)
+        new_ctx = full[:, full.shape[1] - (self.kernel - 1) :, :]
+        y = self.act(self.conv(full.transpose(1, 2))).transpose(1, 2)
+        y, (h1, c1) = self.lstm(self.drop(y), (h, c))
+        return self.out(self.drop(y)), new_ctx, h1, c1
+
+    def forward(
+        self, x: torch.Tensor, ctx: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-frame posteriors (softmax) and the new state; the exported graph."""
+        logits, new_ctx, h1, c1 = self.logits(x, ctx, h, c)
+        return torch.softmax(logits, dim=-1), new_ctx, h1, c1
+
+    def state_spec(self) -> list[dict]:
+        """The ``keyword.state`` entries of the metadata (docs/models.md)."""
+        return [
+            {"input": "ctx0", "output": "ctx1", "shape": [1, self.kernel - 1, self.n_features]},
+            {"input": "h0", "output": "h1", "shape": [self.layers, 1, self.hidden]},
+            {"input": "c0", "output": "c1", "shape": [self.layers, 1, self.hidden]},
+        ]
+
+
+class UtteranceClassifier(nn.Module):
+    """Utterance-level heads over a (bi)LSTM summary: one softmax per head.
+
+    Used for speech-to-intent (an intent head plus one head per slot) and voice sentiment (one
+    head). Input ``x`` ``[1, T, F]``; each head's output ``[1, n_classes]``.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        heads: dict[str, int],
+        hidden: int = 96,
+        layers: int = 2,
+        bidirectional: bool = True,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.head_names = list(heads)
+        self.lstm = nn.LSTM(
+            n_features,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        width = hidden * (2 if bidirectional else 1)
+        self.drop = nn.Dropout(dropout)
+        self.heads = nn.ModuleList([nn.Linear(2 * width, n) for n in heads.values()])
+
+    def summary(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean- and max-pooled LSTM outputs, ``[B, 2·width]``."""
+        y, _ = self.lstm(x)
+        return self.drop(torch.cat([y.mean(dim=1), y.amax(dim=1)], dim=-1))
+
+    def logits(self, x: torch.Tensor) -> list[torch.Tensor]:
+        s = self.summary(x)
+        return [head(s) for head in self.heads]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.softmax(z, dim=-1) for z in self.logits(x))
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
