@@ -11,10 +11,17 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::audio::{
-    AudioSource, FileSource, MicSource, RawFormat, RawSource, StreamResampler, list_input_devices,
+    AudioSource, FileSource, MicSource, RawFormat, RawSource, ToRate, list_input_devices,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use crate::config::{Config, LogFormat};
 use crate::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, WindowKind, npy};
+use crate::listen::{self as hark_listen, ListenOptions, listen_file};
+use crate::models::set::{ModelSet, default_model_dirs};
+use crate::pipeline::{Event, Mode};
+use crate::report;
 
 /// hark: an offline voice assistant.
 #[derive(Debug, Parser)]
@@ -49,6 +56,8 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Compute the front-end's frames (MFCC or log-mel) of an audio file, stdin or a device.
     Features(Box<FeaturesArgs>),
+    /// Run the pipeline (wake word, command, sentiment) over audio files; one event per line.
+    Listen(ListenArgs),
     /// List audio capture devices.
     Devices {
         /// One JSON object per device.
@@ -60,6 +69,40 @@ pub enum Command {
         /// The file to check (default: the one hark would use).
         file: Option<PathBuf>,
     },
+}
+
+/// Arguments of `hark listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Audio files (WAV, FLAC, Ogg Vorbis, MP3).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// One JSON object per event.
+    #[arg(long)]
+    pub json: bool,
+    /// full: wake word then command; keyword: keywords only; command: each file is one command.
+    #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+    pub mode: ModeArg,
+    /// Models in this directory replace the default ones of the same kind.
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Overrides every keyword threshold (0–1).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Files processed in parallel (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+}
+
+/// `--mode` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ModeArg {
+    /// Wake word, then the command.
+    Full,
+    /// Keywords only.
+    Keyword,
+    /// Each file is one command.
+    Command,
 }
 
 /// Arguments of `hark features`.
@@ -187,6 +230,10 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut out = stdout.lock();
     match cli.command {
         Command::Features(args) => features(&args, &config, &mut out),
+        Command::Listen(args) => {
+            drop(out);
+            listen(&args, &config)
+        }
         Command::Devices { json } => devices(json, &mut out),
         Command::CheckConfig { file } => {
             check_config(file.as_deref().or(cli.config.as_deref()), &mut out)
@@ -243,41 +290,24 @@ fn compute_features(
     limit: u64,
     frontend: &mut FrontEnd,
 ) -> Result<FeatureMatrix> {
-    let target = frontend.params().sample_rate;
     let cols = frontend.dim();
-    let mut data = Vec::new();
-    let mut resampler: Option<StreamResampler> = None;
-    let mut resampled = Vec::new();
-    let mut taken = 0u64;
     let origin = source.origin().to_string();
+    let mut to_rate = ToRate::new(frontend.params().sample_rate, &origin);
+    let mut data = Vec::new();
+    let mut taken = 0u64;
     while taken < limit {
         let Some(chunk) = source.next_chunk()? else {
             break;
         };
         let keep = chunk.samples.len().min((limit - taken) as usize);
         taken += keep as u64;
-        let r = match resampler.as_mut() {
-            Some(r) if r.from_rate() == chunk.sample_rate => r,
-            _ => {
-                if let Some(mut old) = resampler.take() {
-                    resampled.clear();
-                    old.finish(&mut resampled)?;
-                    frontend.process(&resampled, |f| data.extend_from_slice(f))?;
-                }
-                resampler.insert(StreamResampler::new(chunk.sample_rate, target, &origin)?)
-            }
-        };
-        resampled.clear();
-        r.process(&chunk.samples[..keep], &mut resampled)?;
+        let samples = to_rate.push(&chunk.samples[..keep], chunk.sample_rate)?;
         frontend
-            .process(&resampled, |f| data.extend_from_slice(f))
+            .process(samples, |f| data.extend_from_slice(f))
             .with_context(|| origin.clone())?;
     }
-    if let Some(mut r) = resampler {
-        resampled.clear();
-        r.finish(&mut resampled)?;
-        frontend.process(&resampled, |f| data.extend_from_slice(f))?;
-    }
+    let tail = to_rate.finish()?;
+    frontend.process(tail, |f| data.extend_from_slice(f))?;
     if taken == 0 {
         bail!("{origin}: contains no audio samples");
     }
@@ -335,6 +365,98 @@ fn features(args: &FeaturesArgs, config: &Config, out: &mut dyn Write) -> Result
         }
     }
     Ok(())
+}
+
+fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
+    if let Some(t) = args.threshold
+        && !(t.is_finite() && (0.0..=1.0).contains(&t))
+    {
+        bail!("--threshold must be between 0 and 1, got {t}");
+    }
+    let models = Arc::new(ModelSet::load(
+        args.model_dir.as_deref(),
+        &default_model_dirs(),
+    )?);
+    for (kind, path) in &models.sources {
+        tracing::debug!(kind = kind.default_name(), model = %path.display(), "model loaded");
+    }
+    let options = ListenOptions {
+        mode: match args.mode {
+            ModeArg::Full => Mode::Full,
+            ModeArg::Keyword => Mode::Keyword,
+            ModeArg::Command => Mode::Command,
+        },
+        capture: config.capture_settings(),
+        keyword_threshold: args.threshold,
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, args.files.len().max(1));
+    let next = AtomicUsize::new(0);
+    // Results are printed in the order of the files, as soon as each is ready.
+    let ready: Mutex<(usize, Vec<Option<FileOutcome>>)> =
+        Mutex::new((0, (0..args.files.len()).map(|_| None).collect()));
+    let failures = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(path) = args.files.get(i) else {
+                        break;
+                    };
+                    let outcome = listen_file(path, &models, &options);
+                    let mut guard = ready.lock().unwrap_or_else(|p| p.into_inner());
+                    guard.1[i] = Some(outcome);
+                    let (printed, slots) = &mut *guard;
+                    while let Some(Some(outcome)) = slots.get_mut(*printed).map(Option::take) {
+                        let file = args.files[*printed].display().to_string();
+                        if print_outcome(&file, outcome, args.json).is_err() {
+                            failures.fetch_add(1, Ordering::SeqCst);
+                        }
+                        *printed += 1;
+                    }
+                }
+            });
+        }
+    });
+    let failed = failures.load(Ordering::SeqCst);
+    if failed > 0 {
+        bail!(
+            "{failed} of {} files could not be processed",
+            args.files.len()
+        );
+    }
+    Ok(())
+}
+
+type FileOutcome = Result<Vec<Event>, hark_listen::ListenError>;
+
+/// Prints one file's events; an error is reported on stderr and returned.
+fn print_outcome(file: &str, outcome: FileOutcome, json: bool) -> Result<(), ()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match outcome {
+        Ok(events) => {
+            for event in &events {
+                let line = if json {
+                    report::event_json(file, event).to_string()
+                } else {
+                    report::event_line(file, event)
+                };
+                if writeln!(out, "{line}").is_err() {
+                    return Err(());
+                }
+            }
+            let _ = out.flush();
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(())
+        }
+    }
 }
 
 fn write_npy(path: &Path, matrix: &FeatureMatrix) -> Result<()> {

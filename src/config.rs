@@ -91,12 +91,43 @@ impl Default for LoggingConfig {
     }
 }
 
+/// `[capture]`: how a command is captured after the wake word.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureConfig {
+    /// Audio kept from just before the end of the wake word, seconds.
+    pub preroll_s: f64,
+    /// Silence that ends a command, seconds.
+    pub trailing_silence_s: f64,
+    /// Shortest command, seconds.
+    pub min_command_s: f64,
+    /// Longest command, seconds.
+    pub max_command_s: f64,
+    /// Give up when nothing is said for this long after the wake word, seconds.
+    pub no_speech_timeout_s: f64,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        let d = crate::pipeline::CaptureSettings::default();
+        Self {
+            preroll_s: d.preroll_s,
+            trailing_silence_s: d.trailing_silence_s,
+            min_command_s: d.min_command_s,
+            max_command_s: d.max_command_s,
+            no_speech_timeout_s: d.no_speech_timeout_s,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Audio input.
     pub audio: AudioConfig,
+    /// Command capture.
+    pub capture: CaptureConfig,
     /// Logging.
     pub logging: LoggingConfig,
 }
@@ -169,6 +200,32 @@ impl Config {
                 format!("must be between 0.01 and 3600 seconds, got {interval}"),
             );
         }
+        let c = &self.capture;
+        for (key, value, lo, hi) in [
+            ("capture.preroll_s", c.preroll_s, 0.0, 1.0),
+            ("capture.trailing_silence_s", c.trailing_silence_s, 0.1, 5.0),
+            ("capture.min_command_s", c.min_command_s, 0.0, 5.0),
+            ("capture.max_command_s", c.max_command_s, 0.5, 60.0),
+            (
+                "capture.no_speech_timeout_s",
+                c.no_speech_timeout_s,
+                0.5,
+                60.0,
+            ),
+        ] {
+            if !(value.is_finite() && (lo..=hi).contains(&value)) {
+                return invalid(
+                    key,
+                    format!("must be between {lo} and {hi} seconds, got {value}"),
+                );
+            }
+        }
+        if c.min_command_s >= c.max_command_s {
+            return invalid(
+                "capture.min_command_s",
+                "must be shorter than capture.max_command_s".into(),
+            );
+        }
         if self.audio.device.trim().is_empty() {
             return invalid("audio.device", "must not be empty (use \"default\")".into());
         }
@@ -179,6 +236,18 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// Command capture timing for the pipeline.
+    pub fn capture_settings(&self) -> crate::pipeline::CaptureSettings {
+        let c = &self.capture;
+        crate::pipeline::CaptureSettings {
+            preroll_s: c.preroll_s,
+            trailing_silence_s: c.trailing_silence_s,
+            min_command_s: c.min_command_s,
+            max_command_s: c.max_command_s,
+            no_speech_timeout_s: c.no_speech_timeout_s,
+        }
     }
 
     /// Capture options for [`crate::audio::MicSource`].

@@ -13,7 +13,7 @@ mod resample;
 pub use file::FileSource;
 pub use mic::{DeviceInfo, MicOptions, MicSource, list_input_devices};
 pub use raw::{RawEncoding, RawFormat, RawSource};
-pub use resample::StreamResampler;
+pub use resample::{StreamResampler, ToRate};
 
 /// Lowest input sample rate accepted, in Hz.
 pub const MIN_SAMPLE_RATE: u32 = 4_000;

@@ -201,3 +201,55 @@ impl StreamResampler {
         Ok(consumed)
     }
 }
+
+/// Brings a stream of chunks, whatever their rate, to one target rate.
+///
+/// A change of rate midway (e.g. a re-opened device) flushes the old resampler and starts a new
+/// one, so no audio is lost.
+pub struct ToRate {
+    target: u32,
+    origin: String,
+    resampler: Option<StreamResampler>,
+    out: Vec<f32>,
+}
+
+impl ToRate {
+    /// Converts to `target` Hz; `origin` names the stream in errors.
+    pub fn new(target: u32, origin: &str) -> Self {
+        Self {
+            target,
+            origin: origin.to_string(),
+            resampler: None,
+            out: Vec::new(),
+        }
+    }
+
+    /// Resamples `samples` (at `rate` Hz); returns what is ready at the target rate.
+    pub fn push(&mut self, samples: &[f32], rate: u32) -> Result<&[f32], AudioError> {
+        self.out.clear();
+        if self
+            .resampler
+            .as_ref()
+            .is_some_and(|r| r.from_rate() != rate)
+            && let Some(mut old) = self.resampler.take()
+        {
+            old.finish(&mut self.out)?;
+        }
+        if self.resampler.is_none() {
+            self.resampler = Some(StreamResampler::new(rate, self.target, &self.origin)?);
+        }
+        if let Some(r) = self.resampler.as_mut() {
+            r.process(samples, &mut self.out)?;
+        }
+        Ok(&self.out)
+    }
+
+    /// Flushes the tail of the stream.
+    pub fn finish(&mut self) -> Result<&[f32], AudioError> {
+        self.out.clear();
+        if let Some(mut r) = self.resampler.take() {
+            r.finish(&mut self.out)?;
+        }
+        Ok(&self.out)
+    }
+}

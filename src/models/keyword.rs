@@ -263,6 +263,11 @@ impl KeywordDetector {
         }
     }
 
+    /// Number of labels (columns of a posterior row).
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
     /// Forgets the stream (times restart from 0).
     pub fn reset(&mut self) {
         self.history.fill(0.0);

@@ -8,6 +8,8 @@
 mod graph;
 pub mod keyword;
 mod metadata;
+pub mod set;
+pub mod utterance;
 
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};
 pub use metadata::{

@@ -1,0 +1,218 @@
+//! Utterance-level audio models: speech to intent and slots, and the sentiment of the voice.
+//!
+//! Both read a whole captured command (normalised feature frames) at once and answer with class
+//! posteriors; this module decodes them into Home Assistant–style results.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tract_onnx::prelude::*;
+
+use super::graph::read_f32;
+use super::{Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, tensor_f32};
+
+/// An audio model with the front-end normalisation it was trained with.
+struct UtteranceGraph {
+    meta: ModelMetadata,
+    graph: Graph,
+    dim: usize,
+}
+
+impl UtteranceGraph {
+    fn load(json: &Path, kind: ModelKind) -> Result<Self, ModelError> {
+        let meta = ModelMetadata::load(json)?;
+        if meta.kind != kind {
+            return Err(ModelError::Metadata {
+                path: json.to_path_buf(),
+                message: format!("expected a {kind:?} model, found {:?}", meta.kind),
+            });
+        }
+        let graph = Graph::load(&ModelMetadata::graph_path(json), &meta)?;
+        let dim = meta.feature_dim().ok_or_else(|| ModelError::Metadata {
+            path: json.to_path_buf(),
+            message: "missing front-end".into(),
+        })?;
+        Ok(Self { meta, graph, dim })
+    }
+
+    /// Runs on `frames` (row-major, already normalised); returns each output's values.
+    fn run(&self, frames: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let n = frames.len() / self.dim;
+        if n == 0 {
+            return Err(ModelError::Run {
+                name: self.meta.name.clone(),
+                message: "no feature frames (the audio is shorter than one analysis window)".into(),
+            });
+        }
+        let x = tensor_f32(&[1, n, self.dim], &frames[..n * self.dim])?;
+        let outputs = self.graph.run(tvec![x.into_tvalue()])?;
+        outputs
+            .iter()
+            .map(|o| {
+                let mut v = Vec::new();
+                read_f32(o, &mut v).map_err(|e| self.graph.run_error(e))?;
+                Ok(v)
+            })
+            .collect()
+    }
+}
+
+fn argmax(values: &[f32]) -> (usize, f32) {
+    values.iter().copied().enumerate().fold(
+        (0, f32::MIN),
+        |best, (i, v)| if v > best.1 { (i, v) } else { best },
+    )
+}
+
+/// A slot value the model heard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotValue {
+    /// The value (one of the slot's values in the context).
+    pub value: String,
+    /// Posterior of that value.
+    pub confidence: f32,
+}
+
+/// What a command meant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntentResult {
+    /// The most likely intent (possibly the out-of-grammar label).
+    pub intent: String,
+    /// Its posterior.
+    pub confidence: f32,
+    /// True when the intent is in the grammar and its confidence reaches the threshold.
+    pub understood: bool,
+    /// Slots judged present.
+    pub slots: BTreeMap<String, SlotValue>,
+}
+
+/// A speech-to-intent model.
+pub struct IntentModel {
+    inner: UtteranceGraph,
+    spec: IntentSpec,
+    threshold: f32,
+}
+
+impl IntentModel {
+    /// Loads `<name>.json` and its graph.
+    pub fn load(json: &Path) -> Result<Self, ModelError> {
+        let inner = UtteranceGraph::load(json, ModelKind::Intent)?;
+        let spec = inner
+            .meta
+            .intent
+            .clone()
+            .ok_or_else(|| ModelError::Metadata {
+                path: json.to_path_buf(),
+                message: "missing `intent`".into(),
+            })?;
+        Ok(Self {
+            threshold: spec.threshold,
+            inner,
+            spec,
+        })
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.inner.meta
+    }
+
+    /// Overrides the confidence threshold.
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.threshold = threshold;
+    }
+
+    /// Understands one command from its normalised feature frames.
+    pub fn understand(&self, frames: &[f32]) -> Result<IntentResult, ModelError> {
+        let outputs = self.inner.run(frames)?;
+        let names: Vec<&str> = self
+            .inner
+            .meta
+            .io
+            .outputs
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
+        let find = |name: &str| names.iter().position(|n| *n == name).map(|i| &outputs[i]);
+        let intent_scores = find("intent").ok_or_else(|| ModelError::Run {
+            name: self.inner.meta.name.clone(),
+            message: "no `intent` output".into(),
+        })?;
+        let (best, confidence) = argmax(intent_scores);
+        let intent = self.inner.meta.labels[best].clone();
+        let understood = intent != self.spec.out_of_grammar && confidence >= self.threshold;
+        let mut slots = BTreeMap::new();
+        if intent != self.spec.out_of_grammar {
+            for slot in &self.spec.slots {
+                let Some(scores) = find(&slot.output) else {
+                    continue;
+                };
+                let (index, p) = argmax(scores);
+                if index > 0 {
+                    slots.insert(
+                        slot.name.clone(),
+                        SlotValue {
+                            value: slot.values[index - 1].clone(),
+                            confidence: p,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(IntentResult {
+            intent,
+            confidence,
+            understood,
+            slots,
+        })
+    }
+}
+
+/// How a command was said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentimentResult {
+    /// The most likely label.
+    pub label: String,
+    /// Posterior of every label.
+    pub scores: BTreeMap<String, f32>,
+}
+
+/// A sentiment-of-the-voice model.
+pub struct SentimentModel {
+    inner: UtteranceGraph,
+}
+
+impl SentimentModel {
+    /// Loads `<name>.json` and its graph.
+    pub fn load(json: &Path) -> Result<Self, ModelError> {
+        Ok(Self {
+            inner: UtteranceGraph::load(json, ModelKind::Sentiment)?,
+        })
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.inner.meta
+    }
+
+    /// Judges one utterance from its normalised feature frames.
+    pub fn judge(&self, frames: &[f32]) -> Result<SentimentResult, ModelError> {
+        let outputs = self.inner.run(frames)?;
+        let scores = outputs.first().ok_or_else(|| ModelError::Run {
+            name: self.inner.meta.name.clone(),
+            message: "no output".into(),
+        })?;
+        let (best, _) = argmax(scores);
+        Ok(SentimentResult {
+            label: self.inner.meta.labels[best].clone(),
+            scores: self
+                .inner
+                .meta
+                .labels
+                .iter()
+                .cloned()
+                .zip(scores.iter().copied())
+                .collect(),
+        })
+    }
+}

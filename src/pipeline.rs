@@ -1,0 +1,455 @@
+//! Wake → listen → understand: audio at the front-end's rate in, events out.
+//!
+//! Every 10 ms hop yields one feature frame and one voice-activity decision. The keyword model
+//! streams over the frames (in chunks of a few frames, state carried). When a wake word fires,
+//! the command is captured from a short pre-roll before the end of the wake word until trailing
+//! silence, a maximum length, or a timeout when nothing is said; the intent and sentiment models
+//! then run on it. `Mode::Command` treats the whole input as one command; `Mode::Keyword` only
+//! spots keywords.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::features::{FeatureKind, FrontEnd, FrontEndError, FrontEndParams};
+use crate::models::ModelError;
+use crate::models::keyword::{Detection, KeywordDetector, KeywordStream};
+use crate::models::set::{ModelSet, Normaliser};
+use crate::models::utterance::{IntentResult, SentimentResult};
+use crate::vad::{EnergyVad, VadSettings};
+
+/// What the pipeline does with its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Wake word, then the command.
+    Full,
+    /// Keywords only.
+    Keyword,
+    /// The whole input is one command (no wake word).
+    Command,
+}
+
+/// Timing of command capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureSettings {
+    /// Audio kept from before the end of the wake word, seconds.
+    pub preroll_s: f64,
+    /// Silence that ends a command, seconds.
+    pub trailing_silence_s: f64,
+    /// Shortest command, seconds.
+    pub min_command_s: f64,
+    /// Longest command, seconds.
+    pub max_command_s: f64,
+    /// Give up when nothing is said for this long after the wake word, seconds.
+    pub no_speech_timeout_s: f64,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        Self {
+            preroll_s: 0.2,
+            trailing_silence_s: 0.7,
+            min_command_s: 0.3,
+            max_command_s: 8.0,
+            no_speech_timeout_s: 4.0,
+        }
+    }
+}
+
+/// Errors of the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The audio could not be turned into features.
+    #[error(transparent)]
+    FrontEnd(#[from] FrontEndError),
+    /// The requested mode needs a model that is not loaded.
+    #[error("{0}")]
+    MissingModel(String),
+}
+
+/// Something the pipeline understood.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A wake word.
+    Wake(Detection),
+    /// A command word heard outside a command.
+    Keyword(Detection),
+    /// The meaning of a command.
+    Intent {
+        /// The decoded intent.
+        result: IntentResult,
+        /// Command start, seconds.
+        start: f64,
+        /// Command end, seconds.
+        end: f64,
+    },
+    /// How the command was said.
+    Sentiment {
+        /// The decoded sentiment.
+        result: SentimentResult,
+        /// Command start, seconds.
+        start: f64,
+        /// Command end, seconds.
+        end: f64,
+    },
+    /// A wake word was heard but no command followed.
+    Timeout {
+        /// When listening started, seconds.
+        start: f64,
+        /// When it gave up, seconds.
+        end: f64,
+    },
+}
+
+struct KeywordPath {
+    stream: KeywordStream,
+    detector: KeywordDetector,
+    normaliser: Normaliser,
+    pending: Vec<f32>,
+    pending_frames: usize,
+    first_pending: u64,
+}
+
+struct Capture {
+    start: u64,
+    frames: Vec<f32>,
+    speech: Vec<bool>,
+    speech_seen: bool,
+    last_speech: u64,
+}
+
+/// Frames processed between keyword-model calls (latency 10 ms each).
+const KEYWORD_CHUNK: usize = 4;
+
+/// The streaming pipeline over one input.
+pub struct Pipeline {
+    models: Arc<ModelSet>,
+    mode: Mode,
+    capture_settings: CaptureSettings,
+    frontend: FrontEnd,
+    params: FrontEndParams,
+    vad: EnergyVad,
+    vad_decisions: VecDeque<bool>,
+    keyword: Option<KeywordPath>,
+    history: VecDeque<(Vec<f32>, bool)>,
+    history_len: usize,
+    capture: Option<Capture>,
+    whole: Option<Capture>,
+    frame: u64,
+    frame_buf: Vec<Vec<f32>>,
+    events: Vec<Event>,
+}
+
+impl Pipeline {
+    /// A pipeline over `models` in `mode`.
+    pub fn new(
+        models: Arc<ModelSet>,
+        mode: Mode,
+        capture_settings: CaptureSettings,
+        keyword_threshold: Option<f32>,
+    ) -> Result<Self, PipelineError> {
+        let (params, features) = models
+            .frontend()
+            .ok_or_else(|| PipelineError::MissingModel("no audio models are loaded".into()))?;
+        match mode {
+            Mode::Full | Mode::Keyword if models.keyword.is_none() => {
+                return Err(PipelineError::MissingModel(
+                    "this mode needs a keyword model (keyword.json)".into(),
+                ));
+            }
+            Mode::Command if models.intent.is_none() && models.sentiment.is_none() => {
+                return Err(PipelineError::MissingModel(
+                    "command mode needs an intent or sentiment model".into(),
+                ));
+            }
+            _ => {}
+        }
+        let kind: FeatureKind = features.kind();
+        let frontend = FrontEnd::new(params.clone(), kind)?;
+        let dim = frontend.dim();
+        let keyword = match (&models.keyword, mode) {
+            (Some(model), Mode::Full | Mode::Keyword) => {
+                let mut detector = KeywordDetector::new(model);
+                if let Some(t) = keyword_threshold {
+                    detector.set_all_thresholds(t);
+                }
+                Some(KeywordPath {
+                    stream: KeywordStream::new(Arc::clone(model))?,
+                    detector,
+                    normaliser: Normaliser::new(model.frontend(), dim),
+                    pending: Vec::with_capacity(KEYWORD_CHUNK * dim),
+                    pending_frames: 0,
+                    first_pending: 0,
+                })
+            }
+            _ => None,
+        };
+        let hop_s = params.hop_length as f64 / f64::from(params.sample_rate);
+        // Enough history for the pre-roll plus the keyword path's latency and smoothing.
+        let history_len = ((capture_settings.preroll_s + 1.0) / hop_s).ceil() as usize;
+        let vad = EnergyVad::new(VadSettings {
+            hop: params.hop_length,
+            ..VadSettings::default()
+        });
+        Ok(Self {
+            whole: (mode == Mode::Command).then(|| Capture {
+                start: 0,
+                frames: Vec::new(),
+                speech: Vec::new(),
+                speech_seen: false,
+                last_speech: 0,
+            }),
+            models,
+            mode,
+            capture_settings,
+            frontend,
+            params,
+            vad,
+            vad_decisions: VecDeque::new(),
+            keyword,
+            history: VecDeque::with_capacity(history_len),
+            history_len,
+            capture: None,
+            frame: 0,
+            frame_buf: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// The front-end parameters (its sample rate is the rate `push` expects).
+    pub fn frontend_params(&self) -> &FrontEndParams {
+        &self.params
+    }
+
+    fn hop_s(&self) -> f64 {
+        self.params.hop_length as f64 / f64::from(self.params.sample_rate)
+    }
+
+    fn frame_start(&self, frame: u64) -> f64 {
+        frame as f64 * self.hop_s()
+    }
+
+    fn frame_end(&self, frame: u64) -> f64 {
+        self.frame_start(frame) + self.params.win_length as f64 / f64::from(self.params.sample_rate)
+    }
+
+    fn seconds_to_frames(&self, s: f64) -> u64 {
+        (s / self.hop_s()).round() as u64
+    }
+
+    /// Feeds audio at the front-end's sample rate; returns the events it completed.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Event>, PipelineError> {
+        self.vad_decisions
+            .extend(self.vad.push(samples).iter().copied());
+        let mut frames = std::mem::take(&mut self.frame_buf);
+        frames.clear();
+        self.frontend
+            .process(samples, |f| frames.push(f.to_vec()))?;
+        for frame in frames.drain(..) {
+            let speech = self.vad_decisions.pop_front().unwrap_or(false);
+            self.on_frame(frame, speech)?;
+        }
+        self.frame_buf = frames;
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    /// Ends the input: flushes the keyword path and finishes any command in progress.
+    pub fn finish(&mut self) -> Result<Vec<Event>, PipelineError> {
+        self.run_keyword_chunk()?;
+        if self.capture.is_some() {
+            self.end_capture()?;
+        }
+        if let Some(whole) = self.whole.take() {
+            self.understand_whole(whole)?;
+        }
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    fn on_frame(&mut self, frame: Vec<f32>, speech: bool) -> Result<(), PipelineError> {
+        let t = self.frame;
+        self.frame += 1;
+        if let Some(whole) = self.whole.as_mut() {
+            whole.frames.extend_from_slice(&frame);
+            whole.speech.push(speech);
+            return Ok(());
+        }
+        if let Some(kw) = self.keyword.as_mut() {
+            if kw.pending_frames == 0 {
+                kw.first_pending = t;
+            }
+            kw.normaliser.apply(&frame, &mut kw.pending);
+            kw.pending_frames += 1;
+        }
+        if let Some(c) = self.capture.as_mut() {
+            c.frames.extend_from_slice(&frame);
+            c.speech.push(speech);
+            if speech {
+                c.speech_seen = true;
+                c.last_speech = t;
+            }
+        }
+        if self.history.len() == self.history_len {
+            self.history.pop_front();
+        }
+        self.history.push_back((frame, speech));
+        if self
+            .keyword
+            .as_ref()
+            .is_some_and(|k| k.pending_frames >= KEYWORD_CHUNK)
+        {
+            self.run_keyword_chunk()?;
+        }
+        self.check_capture_end(t)
+    }
+
+    fn run_keyword_chunk(&mut self) -> Result<(), PipelineError> {
+        let Some(kw) = self.keyword.as_mut() else {
+            return Ok(());
+        };
+        if kw.pending_frames == 0 {
+            return Ok(());
+        }
+        let n_labels = kw.detector_labels();
+        let scores = kw.stream.push(&kw.pending)?.to_vec();
+        let first = kw.first_pending;
+        kw.pending.clear();
+        kw.pending_frames = 0;
+        let mut detections = Vec::new();
+        for (i, row) in scores.chunks(n_labels).enumerate() {
+            if let Some(d) = kw.detector.update(row) {
+                detections.push((first + i as u64, d));
+            }
+        }
+        for (frame, d) in detections {
+            self.on_detection(frame, d);
+        }
+        Ok(())
+    }
+
+    fn on_detection(&mut self, frame: u64, d: Detection) {
+        if self.capture.is_some() {
+            return; // a command is being heard; keywords inside it are part of it
+        }
+        if !d.wake {
+            self.events.push(Event::Keyword(d));
+            return;
+        }
+        self.events.push(Event::Wake(d));
+        if self.mode != Mode::Full
+            || (self.models.intent.is_none() && self.models.sentiment.is_none())
+        {
+            return;
+        }
+        // Start the command at the pre-roll before the detecting frame, from history.
+        let preroll = self.seconds_to_frames(self.capture_settings.preroll_s);
+        let start = (frame + 1).saturating_sub(preroll);
+        let oldest = self.frame - self.history.len() as u64;
+        let start = start.max(oldest);
+        let mut c = Capture {
+            start,
+            frames: Vec::new(),
+            speech: Vec::new(),
+            speech_seen: false,
+            last_speech: start,
+        };
+        for (i, (f, s)) in self.history.iter().enumerate() {
+            let t = oldest + i as u64;
+            if t >= start {
+                c.frames.extend_from_slice(f);
+                c.speech.push(*s);
+            }
+        }
+        // Speech that is still the wake word's tail does not count as the command yet.
+        self.capture = Some(c);
+    }
+
+    fn check_capture_end(&mut self, t: u64) -> Result<(), PipelineError> {
+        let Some(c) = self.capture.as_ref() else {
+            return Ok(());
+        };
+        let s = &self.capture_settings;
+        let elapsed = t + 1 - c.start;
+        let silent_for = t - c.last_speech;
+        let done = (c.speech_seen && silent_for >= self.seconds_to_frames(s.trailing_silence_s))
+            || elapsed >= self.seconds_to_frames(s.max_command_s)
+            || (!c.speech_seen && elapsed >= self.seconds_to_frames(s.no_speech_timeout_s));
+        if done {
+            self.end_capture()?;
+        }
+        Ok(())
+    }
+
+    fn end_capture(&mut self) -> Result<(), PipelineError> {
+        let Some(c) = self.capture.take() else {
+            return Ok(());
+        };
+        if !c.speech_seen {
+            let end = self.frame_end(c.start + c.speech.len() as u64);
+            self.events.push(Event::Timeout {
+                start: self.frame_start(c.start),
+                end,
+            });
+            return Ok(());
+        }
+        self.understand(c, true)
+    }
+
+    fn understand_whole(&mut self, whole: Capture) -> Result<(), PipelineError> {
+        self.understand(whole, false)
+    }
+
+    /// Runs the understanding models on a captured command, trimmed to its speech.
+    fn understand(&mut self, c: Capture, from_wake: bool) -> Result<(), PipelineError> {
+        let dim = self.frontend.dim();
+        let n = c.speech.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let margin = self.seconds_to_frames(0.1) as usize;
+        let first = c.speech.iter().position(|s| *s);
+        let last = c.speech.iter().rposition(|s| *s);
+        let (lo, hi) = match (first, last) {
+            (Some(a), Some(b)) if !from_wake => (a.saturating_sub(margin), (b + margin + 1).min(n)),
+            (Some(_), Some(b)) => (0, (b + margin + 1).min(n)),
+            _ => (0, n),
+        };
+        let min_frames = self.seconds_to_frames(self.capture_settings.min_command_s) as usize;
+        let (lo, hi) = if hi - lo < min_frames {
+            (0, n)
+        } else {
+            (lo, hi)
+        };
+        let start = self.frame_start(c.start + lo as u64);
+        let end = self.frame_end(c.start + hi as u64 - 1);
+        let raw = &c.frames[lo * dim..hi * dim];
+        if let Some(model) = self.models.intent.clone() {
+            let normaliser =
+                Normaliser::new(model.metadata().frontend().unwrap_or(&self.params), dim);
+            let mut x = Vec::with_capacity(raw.len());
+            for f in raw.chunks(dim) {
+                normaliser.apply(f, &mut x);
+            }
+            let result = model.understand(&x)?;
+            self.events.push(Event::Intent { result, start, end });
+        }
+        if let Some(model) = self.models.sentiment.clone() {
+            let normaliser =
+                Normaliser::new(model.metadata().frontend().unwrap_or(&self.params), dim);
+            let mut x = Vec::with_capacity(raw.len());
+            for f in raw.chunks(dim) {
+                normaliser.apply(f, &mut x);
+            }
+            let result = model.judge(&x)?;
+            self.events.push(Event::Sentiment { result, start, end });
+        }
+        Ok(())
+    }
+}
+
+impl KeywordPath {
+    fn detector_labels(&self) -> usize {
+        self.detector.label_count()
+    }
+}

@@ -1,0 +1,113 @@
+//! Events as users see them: one JSON object per event (the `hark listen --json` format of
+//! DESIGN.md), or one human-readable line.
+
+use serde_json::{Value, json};
+
+use crate::pipeline::Event;
+
+fn round(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}
+
+/// The JSON object for `event` heard in `file`.
+pub fn event_json(file: &str, event: &Event) -> Value {
+    match event {
+        Event::Wake(d) | Event::Keyword(d) => json!({
+            "file": file,
+            "type": if matches!(event, Event::Wake(_)) { "wake" } else { "keyword" },
+            "keyword": d.keyword,
+            "score": round(f64::from(d.score), 4),
+            "start": round(d.start, 3),
+            "end": round(d.end, 3),
+        }),
+        Event::Intent { result, start, end } => {
+            let slots: serde_json::Map<String, Value> = result
+                .slots
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.value.clone())))
+                .collect();
+            json!({
+                "file": file,
+                "type": "intent",
+                "intent": result.intent,
+                "slots": slots,
+                "confidence": round(f64::from(result.confidence), 4),
+                "understood": result.understood,
+                "start": round(*start, 3),
+                "end": round(*end, 3),
+            })
+        }
+        Event::Sentiment { result, start, end } => {
+            let scores: serde_json::Map<String, Value> = result
+                .scores
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(round(f64::from(*v), 4))))
+                .collect();
+            json!({
+                "file": file,
+                "type": "sentiment",
+                "label": result.label,
+                "scores": scores,
+                "start": round(*start, 3),
+                "end": round(*end, 3),
+            })
+        }
+        Event::Timeout { start, end } => json!({
+            "file": file,
+            "type": "timeout",
+            "start": round(*start, 3),
+            "end": round(*end, 3),
+        }),
+    }
+}
+
+/// One line for people.
+pub fn event_line(file: &str, event: &Event) -> String {
+    let span = |s: f64, e: f64| format!("{s:7.2}–{e:<7.2}");
+    match event {
+        Event::Wake(d) => format!(
+            "{file}  {}  wake word {:?} ({:.2})",
+            span(d.start, d.end),
+            d.keyword,
+            d.score
+        ),
+        Event::Keyword(d) => format!(
+            "{file}  {}  keyword {:?} ({:.2})",
+            span(d.start, d.end),
+            d.keyword,
+            d.score
+        ),
+        Event::Intent { result, start, end } => {
+            let slots: Vec<String> = result
+                .slots
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.value))
+                .collect();
+            format!(
+                "{file}  {}  intent {} {} ({:.2}){}",
+                span(*start, *end),
+                result.intent,
+                slots.join(" "),
+                result.confidence,
+                if result.understood {
+                    ""
+                } else {
+                    " — not understood"
+                }
+            )
+        }
+        Event::Sentiment { result, start, end } => format!(
+            "{file}  {}  sentiment {} ({:.2})",
+            span(*start, *end),
+            result.label,
+            result.scores.get(&result.label).copied().unwrap_or(0.0)
+        ),
+        Event::Timeout { start, end } => {
+            format!(
+                "{file}  {}  wake word heard, but no command followed",
+                span(*start, *end)
+            )
+        }
+    }
+}
