@@ -1,19 +1,146 @@
-"""Command line: ``python -m hark_train fixtures [--out DIR] [--force-audio]``.
+"""Command line of the training tools.
+
+- ``python -m hark_train fixtures [--out DIR] [--force-audio]``: the front-end golden fixtures.
+- ``python -m hark_train voices [--json]``: the TTS voice catalogue (family, voice, available).
+- ``python -m hark_train synth --out DIR [--words ...] [--negatives N] [--per-voice K]
+  [--holdout-family FAMILY] [--seed S] [--jobs 2]``: synthetic keyword clips + DIR/manifest.jsonl.
 
 Without installing the package, run it from the repository root as
-``PYTHONPATH=training python -m hark_train fixtures --out tests/fixtures/frontend``.
+``PYTHONPATH=training python -m hark_train ...`` (or from training/ as ``python -m hark_train``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+import time
 from pathlib import Path
+
+
+def _cmd_fixtures(args) -> int:
+    from .fixtures import DEFAULT_OUT, generate
+
+    out = args.out if args.out is not None else DEFAULT_OUT
+    written = generate(out, force_audio=args.force_audio)
+    total = sum(p.stat().st_size for p in written)
+    print(f"wrote {len(written)} files to {out} ({total / 1024:.0f} KiB)")
+    return 0
+
+
+def _cmd_voices(args) -> int:
+    from .voices import catalogue, summary
+
+    cat = catalogue(args.families or None)
+    if args.json:
+        for v in cat:
+            print(
+                json.dumps(
+                    {
+                        "family": v.family,
+                        "voice": v.name,
+                        "engine": v.engine,
+                        "available": v.available,
+                        "note": v.note,
+                    }
+                )
+            )
+        return 0
+    print(f"{'family':<9} {'voice':<28} {'available':<9} note")
+    for v in cat:
+        if args.available and not v.available:
+            continue
+        print(f"{v.family:<9} {v.name:<28} {'yes' if v.available else 'no':<9} {v.note}")
+    print()
+    for fam, (a, n) in summary(cat).items():
+        print(f"{fam}: {a}/{n} voices available")
+    return 0
+
+
+def _cmd_synth(args) -> int:
+    from .dataset import SUMMARY, build_plan, run_plan, select_voices, summarise
+    from .synth import MAX_JOBS
+    from .texts import KEYWORDS, data_dir
+    from .voices import FAMILIES, catalogue, summary
+
+    log = logging.getLogger("hark_train.synth")
+    for f in args.holdout_family:
+        if f not in FAMILIES:
+            print(f"unknown family {f!r} (known: {', '.join(FAMILIES)})", file=sys.stderr)
+            return 2
+    if args.jobs > MAX_JOBS:
+        log.warning("--jobs %d lowered to %d", args.jobs, MAX_JOBS)
+    cat = catalogue(args.families or None)
+    for fam, (a, n) in summary(cat).items():
+        if a == 0:
+            log.warning("family %s: no voice installed (%s); skipped", fam, cat_note(cat, fam))
+        elif a < n:
+            log.info("family %s: %d of %d voices installed", fam, a, n)
+    voices = select_voices(cat, args.max_voices_per_family, args.seed)
+    for f in args.holdout_family:
+        if not any(v.family == f for v in voices):
+            log.warning("holdout family %s has no available voice", f)
+    words = args.words or list(KEYWORDS)
+    data = data_dir(args.data)
+    t0 = time.perf_counter()
+    plan = build_plan(
+        voices,
+        words,
+        negatives=args.negatives,
+        per_voice=args.per_voice,
+        per_family=args.per_family,
+        seed=args.seed,
+        holdout_families=args.holdout_family,
+        data=data,
+        sentence_frac=args.sentence_frac,
+        max_words=args.max_words,
+    )
+    t_plan = time.perf_counter() - t0
+    print(
+        f"plan: {len(plan)} clips, {len(voices)} voices, words {' '.join(words)} ({t_plan:.1f} s)"
+    )
+    t1 = time.perf_counter()
+    rows, failures, stats = run_plan(
+        plan, args.out, cache_dir=args.cache, jobs=args.jobs, progress=not args.no_progress
+    )
+    wall = time.perf_counter() - t1
+    summ = summarise(rows, failures, stats)
+    report = {
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "clips": len(rows),
+        "failed": len(failures),
+        "cached": stats.cached,
+        "wall_s": round(wall, 2),
+        "families": summ,
+    }
+    (Path(args.out) / SUMMARY).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"{'family':<9} {'voices':>6} {'clips':>6} {'failed':>6} {'clips/s':>8}  duration s")
+    for fam, s in summ.items():
+        rate = f"{s['clips_per_s']:.1f}" if s["clips_per_s"] else "-"
+        dur = (
+            f"{s['duration_min']:.2f}..{s['duration_max']:.2f} (mean {s['duration_mean']:.2f})"
+            if s["clips"]
+            else "-"
+        )
+        print(f"{fam:<9} {s['voices']:>6} {s['clips']:>6} {s['failed']:>6} {rate:>8}  {dur}")
+    print(
+        f"{len(rows)} clips in {Path(args.out) / 'manifest.jsonl'} ({stats.cached} from cache, "
+        f"{len(failures)} rejected, {wall:.1f} s)"
+    )
+    return 0 if rows or not plan else 1
+
+
+def cat_note(cat, fam) -> str:
+    notes = {v.note for v in cat if v.family == fam and v.note}
+    return "; ".join(sorted(notes)) or "not installed"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hark_train")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
+
     fx = sub.add_parser("fixtures", help="regenerate the front-end golden fixtures")
     fx.add_argument(
         "--out",
@@ -26,15 +153,70 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="remake the WAVs too (needs espeak-ng; changes every fixture)",
     )
+
+    vc = sub.add_parser("voices", help="list the offline TTS voices and whether they are installed")
+    vc.add_argument("--json", action="store_true", help="one JSON object per voice")
+    vc.add_argument("--available", action="store_true", help="only installed voices")
+    vc.add_argument("--families", nargs="+", default=None, help="only these families")
+
+    sy = sub.add_parser("synth", help="synthesise keyword and negative clips + manifest.jsonl")
+    sy.add_argument("--out", type=Path, required=True, help="output folder")
+    sy.add_argument(
+        "--words", nargs="+", default=None, help="keywords (default: computer jarvis + commands)"
+    )
+    sy.add_argument("--negatives", type=int, default=0, help="negative clips in all (default 0)")
+    sy.add_argument("--per-voice", type=int, default=1, help="clips per keyword per voice")
+    sy.add_argument(
+        "--per-family",
+        type=int,
+        default=0,
+        help="at least this many clips per keyword per family (more per voice in small families)",
+    )
+    sy.add_argument(
+        "--holdout-family",
+        action="append",
+        default=[],
+        metavar="FAMILY",
+        help="clips of this family get split 'holdout' (repeatable)",
+    )
+    sy.add_argument("--families", nargs="+", default=None, help="only these voice families")
+    sy.add_argument(
+        "--max-voices-per-family", type=int, default=None, help="seeded subset of each family"
+    )
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    sy.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    sy.add_argument(
+        "--cache", type=Path, default=None, help="clip cache folder (default: OUT/clips)"
+    )
+    sy.add_argument(
+        "--sentence-frac", type=float, default=0.5, help="share of negatives that are sentences"
+    )
+    sy.add_argument("--max-words", type=int, default=12, help="longest negative sentence")
+    sy.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    tm = sub.add_parser(
+        "tiny-models", help="train and export the tiny test models in tests/fixtures/models"
+    )
+    tm.add_argument("--out", type=Path, default=None, help="default: <repo>/tests/fixtures/models")
+    tm.add_argument("--steps", type=int, default=30, help="Adam steps per model")
+
     args = parser.parse_args(argv)
-
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if args.command == "fixtures":
-        from .fixtures import DEFAULT_OUT, generate
+        return _cmd_fixtures(args)
+    if args.command == "voices":
+        return _cmd_voices(args)
+    if args.command == "synth":
+        return _cmd_synth(args)
+    if args.command == "tiny-models":
+        from .tiny import DEFAULT_OUT, generate
 
-        out = args.out if args.out is not None else DEFAULT_OUT
-        written = generate(out, force_audio=args.force_audio)
-        total = sum(p.stat().st_size for p in written)
-        print(f"wrote {len(written)} files to {out} ({total / 1024:.0f} KiB)")
+        written = generate(args.out or DEFAULT_OUT, steps=args.steps)
+        print(f"wrote {len(written)} files to {args.out or DEFAULT_OUT}")
         return 0
     return 2
 
