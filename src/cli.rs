@@ -58,6 +58,18 @@ pub enum Command {
     Features(Box<FeaturesArgs>),
     /// Run the pipeline (wake word, command, sentiment) over audio files; one event per line.
     Listen(ListenArgs),
+    /// Measure the cost of every stage (real-time factor, one thread) and peak memory.
+    Bench {
+        /// Seconds of synthetic audio to process.
+        #[arg(long, default_value_t = 600.0)]
+        seconds: f64,
+        /// Models in this directory replace the default ones of the same kind.
+        #[arg(long, value_name = "DIR")]
+        model_dir: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List audio capture devices.
     Devices {
         /// One JSON object per device.
@@ -234,6 +246,11 @@ pub fn run(cli: Cli) -> Result<()> {
             drop(out);
             listen(&args, &config)
         }
+        Command::Bench {
+            seconds,
+            model_dir,
+            json,
+        } => bench(seconds, model_dir.as_deref(), json, &mut out),
         Command::Devices { json } => devices(json, &mut out),
         Command::CheckConfig { file } => {
             check_config(file.as_deref().or(cli.config.as_deref()), &mut out)
@@ -457,6 +474,33 @@ fn print_outcome(file: &str, outcome: FileOutcome, json: bool) -> Result<(), ()>
             Err(())
         }
     }
+}
+
+fn bench(seconds: f64, model_dir: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<()> {
+    if !(seconds.is_finite() && (1.0..=86_400.0).contains(&seconds)) {
+        bail!("--seconds must be between 1 and 86400");
+    }
+    let models = Arc::new(ModelSet::load(model_dir, &default_model_dirs())?);
+    let report = crate::bench::run(models, seconds, &std::env::temp_dir())?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{seconds:.0} s of synthetic audio at 48 kHz, one thread"
+    )?;
+    writeln!(out, "{:<34} {:>10} {:>12}", "stage", "seconds", "RTF")?;
+    for s in &report.stages {
+        writeln!(out, "{:<34} {:>10.4} {:>12.6}", s.stage, s.seconds, s.rtf)?;
+    }
+    for (name, ms) in &report.per_command_ms {
+        writeln!(out, "{:<34} {:>10.3} ms per 3 s command", name, ms)?;
+    }
+    if let Some(kib) = report.peak_rss_kib {
+        writeln!(out, "peak resident memory: {:.1} MiB", kib as f64 / 1024.0)?;
+    }
+    Ok(())
 }
 
 fn write_npy(path: &Path, matrix: &FeatureMatrix) -> Result<()> {

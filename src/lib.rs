@@ -5,6 +5,7 @@
 //! in [`config`], the command line in [`cli`].
 
 pub mod audio;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod features;
