@@ -1,0 +1,197 @@
+"""Text networks and their training loop (tokens → Embedding → biLSTM → softmax).
+
+``TextClassifier`` reads token ids ``[B, T]`` (int64) and returns the softmax over labels
+``[B, n_labels]`` of a mean+max pooled biLSTM and, when ``n_tags`` is given, the per-token softmax
+over BIO slot tags ``[B, T, n_tags]``. Batches are made of sentences of one length, so no padding
+or masking is needed and the exported graph (batch 1, any T) computes exactly what was trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+IGNORE = -100
+
+
+class TextClassifier(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        n_labels: int,
+        n_tags: int | None = None,
+        emb: int = 64,
+        hidden: int = 64,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb, padding_idx=0)
+        self.lstm = nn.LSTM(emb, hidden, batch_first=True, bidirectional=True)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(4 * hidden, n_labels)
+        self.tagger = nn.Linear(2 * hidden, n_tags) if n_tags else None
+
+    def logits(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        y, _ = self.lstm(self.drop(self.embedding(tokens)))
+        y = self.drop(y)
+        pooled = torch.cat([y.mean(dim=1), y.amax(dim=1)], dim=-1)
+        tags = self.tagger(y) if self.tagger is not None else None
+        return self.head(pooled), tags
+
+    def forward(self, tokens: torch.Tensor):
+        z, t = self.logits(tokens)
+        if t is None:
+            return (torch.softmax(z, dim=-1),)
+        return torch.softmax(z, dim=-1), torch.softmax(t, dim=-1)
+
+
+@dataclass
+class Example:
+    ids: list[int]
+    label: int
+    tags: list[int] | None = None
+    weight: float = 1.0
+
+
+def batches(examples: list[Example], size: int, rng: np.random.Generator, shuffle: bool = True):
+    """Batches of equal-length examples (no padding), in random order."""
+    by_len: dict[int, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        by_len[len(ex.ids)].append(i)
+    out = []
+    for idx in by_len.values():
+        idx = list(idx)
+        if shuffle:
+            rng.shuffle(idx)
+        out += [idx[i : i + size] for i in range(0, len(idx), size)]
+    if shuffle:
+        rng.shuffle(out)
+    for b in out:
+        yield [examples[i] for i in b]
+
+
+def _tensors(batch: list[Example], word_dropout: float, rng: np.random.Generator | None):
+    x = np.array([ex.ids for ex in batch], dtype=np.int64)
+    if word_dropout > 0 and rng is not None:
+        drop = rng.random(x.shape) < word_dropout
+        x = np.where(drop, 1, x)  # <unk>
+    y = torch.tensor([ex.label for ex in batch])
+    w = torch.tensor([ex.weight for ex in batch], dtype=torch.float32)
+    tags = None
+    if batch[0].tags is not None:
+        tags = torch.tensor([ex.tags for ex in batch])
+    return torch.from_numpy(x), y, w, tags
+
+
+def loss_of(model: TextClassifier, batch, word_dropout=0.0, rng=None, tag_weight: float = 1.0):
+    x, y, w, tags = _tensors(batch, word_dropout, rng)
+    z, t = model.logits(x)
+    loss = (nn.functional.cross_entropy(z, y, reduction="none") * w).sum() / w.sum()
+    if t is not None and tags is not None and (tags != IGNORE).any():
+        loss = loss + tag_weight * nn.functional.cross_entropy(
+            t.reshape(-1, t.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
+        )
+    return loss
+
+
+@torch.no_grad()
+def predict(model: TextClassifier, examples: list[Example], size: int = 256):
+    """(label probabilities [N, L], per-example tag argmax lists or None), in input order."""
+    model.eval()
+    probs: list[np.ndarray | None] = [None] * len(examples)
+    tags: list[list[int] | None] = [None] * len(examples)
+    index = {id(ex): i for i, ex in enumerate(examples)}
+    for batch in batches(examples, size, np.random.default_rng(0), shuffle=False):
+        x = torch.tensor([ex.ids for ex in batch], dtype=torch.int64)
+        z, t = model.logits(x)
+        p = torch.softmax(z, dim=-1).numpy()
+        tt = t.argmax(dim=-1).numpy() if t is not None else None
+        for j, ex in enumerate(batch):
+            i = index[id(ex)]
+            probs[i] = p[j]
+            if tt is not None:
+                tags[i] = tt[j].tolist()
+    return np.stack(probs), tags
+
+
+def train(
+    model: TextClassifier,
+    train_set: list[Example],
+    val_set: list[Example],
+    *,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    patience: int = 2,
+    word_dropout: float = 0.1,
+    seed: int = 0,
+    max_seconds: float | None = None,
+    val_metric=None,
+    lr_decay: float = 1.0,
+) -> dict:
+    """Adam with early stopping on the validation metric (default: minus the validation loss);
+    the learning rate is multiplied by ``lr_decay`` after each epoch; the best epoch's weights are
+    restored. Returns the history."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    best, best_state, bad = -math.inf, None, 0
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        total, n = 0.0, 0
+        for batch in batches(train_set, batch_size, rng):
+            loss = loss_of(model, batch, word_dropout, rng)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            total += loss.item() * len(batch)
+            n += len(batch)
+        model.eval()
+        with torch.no_grad():
+            vl, vn = 0.0, 0
+            for batch in batches(val_set, 256, rng, shuffle=False):
+                vl += float(loss_of(model, batch)) * len(batch)
+                vn += len(batch)
+        score = val_metric(model) if val_metric else -vl / max(vn, 1)
+        elapsed = time.perf_counter() - t0
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": round(total / max(n, 1), 4),
+                "val_loss": round(vl / max(vn, 1), 4),
+                "val_score": round(float(score), 4),
+                "elapsed_s": round(elapsed, 1),
+            }
+        )
+        log.warning("epoch %d: %s", epoch + 1, history[-1])
+        if score > best:
+            best, bad = score, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+        for g in opt.param_groups:
+            g["lr"] *= lr_decay
+        if max_seconds is not None and elapsed > max_seconds:
+            log.warning("time budget of %.0f s reached; stopping", max_seconds)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return {
+        "history": history,
+        "best_val_score": round(float(best), 4),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }

@@ -1,0 +1,457 @@
+"""``text-sentiment``: negative / neutral / positive for a typed or transcribed sentence.
+
+Data: SST-2 train (movie-review phrases; 0 → negative, 1 → positive), HWU64 train
+``general_praise`` (positive) and ``general_negate`` (negative: "no, that's not what I asked"),
+HWU64 train requests of the other intents except chit-chat (neutral), and templated feedback and
+neutral statements (``feedback_sentences``). Evaluation: SST-2 dev (binary: P(positive) vs
+P(negative)), HWU64 *test* praise/negate/requests (3 classes), held-out feedback templates.
+
+``python -m hark_train text-sentiment --data ../shared/data --out models/``
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import textdata as td
+from .export import export_text, git_commit
+from .textnets import Example, TextClassifier, predict, train
+from .tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+LABELS = ["negative", "neutral", "positive"]
+NEG, NEU, POS = 0, 1, 2
+# HWU64 intents whose utterances are not neutral requests (left out of the neutral class).
+NOT_NEUTRAL = {
+    "general_praise",
+    "general_negate",
+    "general_quirky",
+    "general_joke",
+    "music_likeness",
+    "general_affirm",
+    "general_dontcare",
+    "general_confirm",
+    "general_explain",
+    "social_post",
+}
+
+POS_CORE = [
+    "thanks",
+    "thank you",
+    "thank you so much",
+    "thanks a lot",
+    "perfect",
+    "that's perfect",
+    "great",
+    "great job",
+    "good job",
+    "well done",
+    "nice",
+    "nice one",
+    "awesome",
+    "excellent",
+    "that's exactly right",
+    "exactly what i wanted",
+    "that's great",
+    "i love it",
+    "brilliant",
+    "you're the best",
+    "wonderful",
+    "that's better",
+    "much better",
+    "that's right",
+    "good work",
+    "amazing",
+    "fantastic",
+    "that was quick",
+    "spot on",
+    "love it",
+    "beautiful",
+    "that works",
+    "cool thanks",
+    "lovely",
+    "you got it right",
+    "that's so helpful",
+    "really helpful",
+]
+NEG_CORE = [
+    "no",
+    "no that's wrong",
+    "that's wrong",
+    "wrong",
+    "that's not what i asked",
+    "that's not what i said",
+    "you got it wrong",
+    "that's terrible",
+    "useless",
+    "you're useless",
+    "stupid machine",
+    "ugh",
+    "not again",
+    "this is so annoying",
+    "that's annoying",
+    "wrong room",
+    "wrong light",
+    "i didn't ask for that",
+    "why did you do that",
+    "that's the wrong one",
+    "you never listen",
+    "this is awful",
+    "i hate this",
+    "that was bad",
+    "that's not right",
+    "no no no",
+    "stop doing that",
+    "terrible",
+    "you messed up",
+    "that is not what i wanted",
+    "it didn't work",
+    "it still doesn't work",
+    "this is broken",
+    "what a mess",
+    "so frustrating",
+    "you ruined it",
+    "that's way too bright",
+]
+NEU_CORE = [
+    "turn on the kitchen light",
+    "set a timer for ten minutes",
+    "what time is it",
+    "the light is on",
+    "it is three o'clock",
+    "the heater is in the bedroom",
+    "play the next song",
+    "set the temperature to twenty degrees",
+    "what's the weather tomorrow",
+    "i'm in the kitchen",
+    "the door is closed",
+    "it's tuesday",
+    "pause the music",
+    "switch off the fan in the office",
+    "the meeting is at noon",
+    "open the garage",
+    "i am going to the shop",
+    "turn the volume to forty",
+    "how warm is it in the living room",
+    "dim the hallway lights",
+    "the tv is in the living room",
+    "remind me at six",
+    "start the vacuum",
+    "is the garage door open",
+    "read me the news",
+    "call mum",
+    "the package arrives on friday",
+    "we have milk",
+    "lights to fifty percent",
+    "ok",
+    "it's raining",
+    "add eggs to the list",
+    "cancel the timer",
+    "what's on my calendar",
+]
+POS_PREFIX = ["", "", "oh ", "wow ", "yes ", "yes, ", "ok ", "hey ", "great, "]
+POS_SUFFIX = ["", "", "!", " thanks", " thank you", ", thanks", " computer", ", perfect", "!!"]
+NEG_PREFIX = ["", "", "no, ", "oh no ", "ugh, ", "hey ", "seriously, ", "come on, ", "no "]
+NEG_SUFFIX = ["", "", "!", " again", ", stop", " computer", "!!", ", that's wrong", " please"]
+NEU_PREFIX = ["", "", "", "please ", "can you ", "hey ", "ok ", "now "]
+NEU_SUFFIX = ["", "", "", " please", " now", " computer", "."]
+
+
+def feedback_sentences(seed: int = 0) -> dict[str, list[tuple[str, int]]]:
+    """Templated feedback / neutral sentences, split by *core phrase* (a held-out core phrase
+    appears in no training sentence): ``{"train": [...], "heldout": [...]}``."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[tuple[str, int]]] = {"train": [], "heldout": []}
+    for cores, pre, suf, label in (
+        (POS_CORE, POS_PREFIX, POS_SUFFIX, POS),
+        (NEG_CORE, NEG_PREFIX, NEG_SUFFIX, NEG),
+        (NEU_CORE, NEU_PREFIX, NEU_SUFFIX, NEU),
+    ):
+        order = rng.permutation(len(cores))
+        n_held = max(3, len(cores) // 6)
+        for rank, i in enumerate(order):
+            split = "heldout" if rank < n_held else "train"
+            seen = set()
+            for p in pre:
+                for s in suf:
+                    t = (p + cores[i] + s).strip()
+                    if t not in seen:
+                        seen.add(t)
+                        out[split].append((t, label))
+    return out
+
+
+def load(data: Path, seed: int = 0) -> dict[str, list[tuple[str, int, float]]]:
+    """(text, label, weight) for train, plus evaluation sets."""
+    sst_train = [(td.detok_sst(s), POS if y else NEG, 1.0) for s, y in td.read_sst2(data, "train")]
+    sst_dev = [(td.detok_sst(s), POS if y else NEG, 1.0) for s, y in td.read_sst2(data, "dev")]
+    fb = feedback_sentences(seed)
+
+    def hwu(split):
+        rows = []
+        for u in td.read_hwu64(data, split):
+            if u.intent == "general_praise":
+                rows.append((u.text, POS, 1.0))
+            elif u.intent == "general_negate":
+                rows.append((u.text, NEG, 1.0))
+            elif u.intent not in NOT_NEUTRAL:
+                rows.append((u.text, NEU, 1.0))
+        return rows
+
+    # Templated feedback has many near-duplicates: weight it so that it counts like ~3k sentences.
+    fb_w = min(1.0, 3000 / max(len(fb["train"]), 1))
+    train_rows = sst_train + hwu("train") + [(t, y, fb_w) for t, y in fb["train"]]
+    return {
+        "train": train_rows,
+        "sst2_dev": sst_dev,
+        "hwu64_test": hwu("test"),
+        "feedback_heldout": [(t, y, 1.0) for t, y in fb["heldout"]],
+    }
+
+
+def _examples(tok: Tokenizer, rows) -> list[Example]:
+    out = []
+    for text, y, w in rows:
+        ids = tok.encode(text)
+        if ids:
+            out.append(Example(ids, y, None, w))
+    return out
+
+
+def evaluate(model, tok: Tokenizer, sets: dict) -> dict:
+    ev: dict = {}
+    # SST-2 dev, binary.
+    ex = _examples(tok, sets["sst2_dev"])
+    p, _ = predict(model, ex)
+    pred = np.where(p[:, POS] >= p[:, NEG], POS, NEG)
+    y = np.array([e.label for e in ex])
+    m = td.confusion((y == POS).astype(int).tolist(), (pred == POS).astype(int).tolist(), 2)
+    ev["sst2_dev"] = {
+        "accuracy": round(float((pred == y).mean()), 4),
+        "n": len(ex),
+        "rule": "positive iff P(positive) >= P(negative)",
+        "confusion": m.tolist(),
+        "confusion_labels": ["negative", "positive"],
+        "argmax_neutral_share": round(float((p.argmax(1) == NEU).mean()), 4),
+    }
+    for name in ("hwu64_test", "feedback_heldout"):
+        ex = _examples(tok, sets[name])
+        p, _ = predict(model, ex)
+        pred = p.argmax(1)
+        y = np.array([e.label for e in ex])
+        m = td.confusion(list(y), list(pred), 3)
+        pc = td.per_class(m, LABELS)
+        recalls = [v["recall"] for v in pc.values() if v["recall"] is not None]
+        ev[name] = {
+            "accuracy": round(float((pred == y).mean()), 4),
+            "uar": round(float(np.mean(recalls)), 4),
+            "n": len(ex),
+            "per_class": pc,
+            "confusion": m.tolist(),
+        }
+    return ev
+
+
+def run(
+    data: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    epochs: int = 8,
+    max_seconds: float = 1500,
+    emb: int = 128,
+    hidden: int = 128,
+    min_count: int = 2,
+    command: str = "",
+    dropout: float = 0.4,
+    lr_decay: float = 1.0,
+) -> dict:
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    sets = load(data, seed)
+    rows = sets["train"]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(rows))
+    n_val = max(500, len(rows) // 20)
+    val_rows = [rows[i] for i in order[:n_val]]
+    train_rows = [rows[i] for i in order[n_val:]]
+    tok = Tokenizer.build((t for t, _, _ in train_rows), min_count=min_count)
+    log.warning(
+        "text-sentiment: %d train, %d val, vocab %d", len(train_rows), len(val_rows), len(tok.vocab)
+    )
+    tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
+    model = TextClassifier(len(tok.vocab), len(LABELS), emb=emb, hidden=hidden, dropout=dropout)
+    hist = train(
+        model,
+        tr,
+        va,
+        epochs=epochs,
+        batch_size=64,
+        lr=2e-3,
+        patience=2,
+        word_dropout=0.1,
+        lr_decay=lr_decay,
+        seed=seed,
+        max_seconds=max_seconds,
+        val_metric=lambda m: _val_acc(m, va),
+    )
+    ev = evaluate(model, tok, sets)
+    ev["validation_accuracy"] = hist["best_val_score"]
+    train_s = round(time.perf_counter() - t0, 1)
+    counts = {lab: sum(1 for _, y, _ in train_rows if y == i) for i, lab in enumerate(LABELS)}
+    golden_texts = [
+        "thanks, that's perfect",
+        "no, that's wrong",
+        "turn on the kitchen light",
+        "a gorgeous , witty , seductive movie .",
+        "the plot is a mess",
+    ]
+    training = {
+        "data": [
+            {
+                "name": "SST-2 train (GLUE)",
+                "licence": "GLUE / Stanford Sentiment Treebank terms",
+                "sentences": len(td.read_sst2(data, "train")),
+            },
+            {
+                "name": "HWU64 fold-1 train (general_praise, general_negate, requests)",
+                "licence": "CC BY 4.0",
+            },
+            {
+                "name": "templated feedback and neutral sentences (hark_train.textsentiment)",
+                "licence": "project",
+            },
+        ],
+        "class_counts": counts,
+        "command": command,
+        "commit": git_commit(),
+        "seed": seed,
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
+        "train_seconds": train_s,
+        "history": hist["history"],
+        "architecture": f"Embedding({len(tok.vocab)}, {emb}) → biLSTM({hidden}) → "
+        "mean+max pool → Linear(3) → softmax",
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "dropout": dropout,
+        "lr_decay": lr_decay,
+    }
+    paths = export_text(
+        model,
+        out,
+        "text-sentiment",
+        kind="text-sentiment",
+        labels=LABELS,
+        tokenizer=tok.to_meta(),
+        output_names=["sentiment"],
+        output_shapes=[[1, len(LABELS)]],
+        extra={},
+        training=training,
+        evaluation=ev,
+        golden_ids=[tok.encode(t) for t in golden_texts],
+        golden_texts=golden_texts,
+    )
+    write_card(out, tok, training, ev)
+    log.warning("text-sentiment: %s", json.dumps(ev["sst2_dev"]))
+    return {
+        "paths": {k: str(v) for k, v in paths.items()},
+        "evaluation": ev,
+        "train_seconds": train_s,
+    }
+
+
+def _val_acc(model, va: list[Example]) -> float:
+    p, _ = predict(model, va)
+    return float((p.argmax(1) == np.array([e.label for e in va])).mean())
+
+
+def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
+    m = np.array(ev["hwu64_test"]["confusion"])
+    td.plot_confusion(
+        m,
+        LABELS,
+        LABELS,
+        "text-sentiment: HWU64 test (3 classes)",
+        out / "text-sentiment.confusion.png",
+    )
+    m2 = np.array(ev["sst2_dev"]["confusion"])
+    td.plot_confusion(
+        m2,
+        ["negative", "positive"],
+        ["negative", "positive"],
+        "text-sentiment: SST-2 dev (binary)",
+        out / "text-sentiment.sst2.png",
+    )
+    rows = []
+    for name in ("hwu64_test", "feedback_heldout"):
+        e = ev[name]
+        rows.append(
+            [name, e["n"], e["accuracy"], e["uar"]]
+            + [e["per_class"][lab]["recall"] for lab in LABELS]
+        )
+    hist = "\n".join(
+        f"| {h['epoch']} | {h['train_loss']} | {h['val_loss']} | {h['val_score']} | "
+        f"{h['elapsed_s']} |"
+        for h in training["history"]
+    )
+    card = f"""# text-sentiment
+
+Sentiment of a typed or transcribed sentence: `negative`, `neutral`, `positive` (output
+`sentiment` `[1, 3]`, softmax). Input `tokens` int64 `[1, T]` from the tokenizer in
+`text-sentiment.json` (docs/models.md, `tokenizer`).
+
+## Figures
+
+- **SST-2 dev accuracy: {ev["sst2_dev"]["accuracy"]:.4f}** ({ev["sst2_dev"]["n"]} sentences;
+  binary: positive iff P(positive) ≥ P(negative); anchors: LSTM ≈ 0.85–0.87, BERT-base ≈ 0.93;
+  target ≥ 0.87). Share of dev sentences whose argmax is `neutral`:
+  {ev["sst2_dev"]["argmax_neutral_share"]}.
+- Three classes (argmax):
+
+{td.markdown_table(["set", "n", "accuracy", "UAR", "recall neg", "recall neu", "recall pos"], rows)}
+
+  `hwu64_test`: HWU64 fold-1 *test* utterances: `general_praise` → positive, `general_negate` →
+  negative, requests of the non-chit-chat intents → neutral (never seen in training).
+  `feedback_heldout`: templated feedback whose core phrase was held out of training.
+
+![confusion HWU64 test](text-sentiment.confusion.png) ![confusion SST-2 dev](text-sentiment.sst2.png)
+
+## Data
+
+| source | use | licence |
+|---|---|---|
+| SST-2 train (GLUE), 67,349 phrases | negative / positive | GLUE / Stanford Sentiment Treebank terms (research use; cite Socher et al. 2013) |
+| HWU64 fold-1 train | praise → positive, negate → negative, requests → neutral | CC BY 4.0 (Liu et al. 2019) |
+| templated feedback and neutral sentences | all three | project |
+
+Class counts in training: {training["class_counts"]}. SST-2 dev and HWU64 test are never trained on.
+
+## Architecture and training
+
+{training["architecture"]}; {training["parameters"]:,} parameters; vocabulary {len(tok.vocab)}
+tokens (min count 2, 0 = `<pad>`, 1 = `<unk>`). Adam (lr 2e-3), batches of equal-length
+sentences (64), word dropout 0.1 (tokens replaced by `<unk>`), dropout {training["dropout"]}, learning rate × {training["lr_decay"]} per epoch, 5 % validation split,
+early stopping (patience 2) on validation accuracy; one CPU thread; {training["train_seconds"]} s
+in all (data, training, evaluation, export).
+
+| epoch | train loss | val loss | val accuracy | elapsed s |
+|---|---|---|---|---|
+{hist}
+
+Exported with PyTorch's legacy ONNX exporter (opset 17), checked in onnxruntime against PyTorch
+(`text-sentiment.golden.json`). Command: `{training["command"]}`; commit `{training["commit"]}`.
+
+## Limits
+
+Movie-review language dominates the positive/negative classes; the neutral class is learnt from
+requests and templated statements, so long opinionated sentences rarely come out neutral, and short
+unseen feedback phrasings may. Not evaluated on spoken-command transcripts with ASR errors.
+"""  # noqa: E501
+    (out / "text-sentiment.md").write_text(card, encoding="utf-8")
