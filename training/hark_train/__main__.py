@@ -2,6 +2,10 @@
 
 - ``python -m hark_train fixtures [--out DIR] [--force-audio]``: the front-end golden fixtures.
 - ``python -m hark_train voices [--json]``: the TTS voice catalogue (family, voice, available).
+- ``python -m hark_train text-intent --context FILE --out DIR`` / ``text-sentiment --out DIR``:
+  the text models (hark_train.textintent / textsentiment).
+- ``python -m hark_train keyword --data DATA --out models/ [--work DIR] [--seed S] [--minutes M]``:
+  the keyword model, from synthesis to model card (hark_train.keyword).
 - ``python -m hark_train synth --out DIR [--words ...] [--negatives N] [--per-voice K]
   [--holdout-family FAMILY] [--seed S] [--jobs 2]``: synthetic keyword clips + DIR/manifest.jsonl.
 
@@ -136,6 +140,31 @@ def cat_note(cat, fam) -> str:
     return "; ".join(sorted(notes)) or "not installed"
 
 
+def _cmd_text(args) -> int:
+    from .texts import data_dir
+
+    command = "python -m hark_train " + " ".join(sys.argv[1:] if sys.argv[1:] else [args.command])
+    if args.command == "text-sentiment":
+        from .textsentiment import run
+
+        res = run(
+            data_dir(args.data), args.out, seed=args.seed, epochs=args.epochs, command=command
+        )
+    else:
+        from .textintent import run
+
+        res = run(
+            args.context,
+            data_dir(args.data),
+            args.out,
+            seed=args.seed,
+            epochs=args.epochs,
+            command=command,
+        )
+    print(json.dumps(res, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hark_train")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
@@ -201,6 +230,31 @@ def main(argv: list[str] | None = None) -> int:
     tm.add_argument("--out", type=Path, default=None, help="default: <repo>/tests/fixtures/models")
     tm.add_argument("--steps", type=int, default=30, help="Adam steps per model")
 
+    ti = sub.add_parser("text-intent", help="train and export the text intent model of a context")
+    ti.add_argument("--context", type=Path, required=True, help="context YAML (grammar)")
+    ti.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    ti.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
+    ti.add_argument("--seed", type=int, default=0)
+    ti.add_argument("--epochs", type=int, default=12)
+    ts = sub.add_parser("text-sentiment", help="train and export the text sentiment model")
+    ts.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    ts.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
+    ts.add_argument("--seed", type=int, default=0)
+    ts.add_argument("--epochs", type=int, default=8)
+
+    kw = sub.add_parser("keyword", help="build the keyword model (synthesis to model card)")
+    kw.add_argument("--data", type=Path, required=True, help="data folder (../shared/data)")
+    kw.add_argument("--out", type=Path, required=True, help="output folder (models/)")
+    kw.add_argument("--work", type=Path, default=Path("~/.cache/hark/keyword"), help="cache")
+    kw.add_argument("--seed", type=int, default=0)
+    kw.add_argument("--minutes", type=float, default=45.0, help="training time budget")
+    kw.add_argument("--steps", type=int, default=None, help="training steps (overrides minutes)")
+    kw.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    kw.add_argument("--checkpoint", default=None, help="skip training: evaluate/export this")
+    kw.add_argument("--eval-hours", type=float, default=2.0, help="least real negative hours")
+    kw.add_argument("--no-progress", action="store_true", help="no progress bars")
+    kw.add_argument("--eval-limit", type=int, default=None, help=argparse.SUPPRESS)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
@@ -218,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         written = generate(args.out or DEFAULT_OUT, steps=args.steps)
         print(f"wrote {len(written)} files to {args.out or DEFAULT_OUT}")
         return 0
+    if args.command == "keyword":
+        from .keyword import main_args
+
+        return main_args(args)
+    if args.command in ("text-intent", "text-sentiment"):
+        return _cmd_text(args)
     return 2
 
 
