@@ -174,7 +174,7 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
         }
         let mut kw = KeywordStream::new(Arc::clone(model))?;
         stages.push(stage("keyword model (streaming)", seconds, || {
-            for c in normalised.chunks(4 * dim) {
+            for c in normalised.chunks(10 * dim) {
                 kw.push(c)?;
             }
             Ok(())

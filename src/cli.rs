@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{Config, LogFormat};
 use crate::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, WindowKind, npy};
 use crate::listen::{self as hark_listen, ListenOptions, listen_file};
-use crate::models::set::{ModelSet, default_model_dirs};
+use crate::models::set::{ModelSet, TextModels, default_model_dirs};
 use crate::pipeline::{Event, Mode};
 use crate::report;
 
@@ -58,6 +58,19 @@ pub enum Command {
     Features(Box<FeaturesArgs>),
     /// Run the pipeline (wake word, command, sentiment) over audio files; one event per line.
     Listen(ListenArgs),
+    /// The daemon: microphone (or --input) in, events out over MQTT.
+    Run(crate::daemon::RunArgs),
+    /// Intent, slots and sentiment of a sentence (one per line from stdin when none is given).
+    Text {
+        /// The sentence.
+        sentence: Option<String>,
+        /// One JSON object per sentence.
+        #[arg(long)]
+        json: bool,
+        /// Models in this directory replace the default ones of the same kind.
+        #[arg(long, value_name = "DIR")]
+        model_dir: Option<PathBuf>,
+    },
     /// Measure the cost of every stage (real-time factor, one thread) and peak memory.
     Bench {
         /// Seconds of synthetic audio to process.
@@ -242,10 +255,26 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut out = stdout.lock();
     match cli.command {
         Command::Features(args) => features(&args, &config, &mut out),
+        Command::Run(args) => {
+            drop(out);
+            let mut options = args.options();
+            options.config_path = loaded.and_then(|(_, path)| path);
+            // The text-intent model answers Hermes NLU queries when it is installed.
+            let text = TextModels::load(args.model_dir.as_deref(), &default_model_dirs())?;
+            if let Some(model) = text.intent {
+                options.text = Some(Arc::new(model));
+            }
+            crate::daemon::run(&config, options)
+        }
         Command::Listen(args) => {
             drop(out);
             listen(&args, &config)
         }
+        Command::Text {
+            sentence,
+            json,
+            model_dir,
+        } => text(sentence.as_deref(), json, model_dir.as_deref(), &mut out),
         Command::Bench {
             seconds,
             model_dir,
@@ -472,6 +501,77 @@ fn print_outcome(file: &str, outcome: FileOutcome, json: bool) -> Result<(), ()>
         Err(e) => {
             eprintln!("error: {e}");
             Err(())
+        }
+    }
+}
+
+fn text(
+    sentence: Option<&str>,
+    json: bool,
+    model_dir: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let models = TextModels::load(model_dir, &default_model_dirs())?;
+    if models.is_empty() {
+        bail!("no text models found (text-intent.json, text-sentiment.json); see README");
+    }
+    let mut answer = |line: &str| -> Result<()> {
+        let intent = models
+            .intent
+            .as_ref()
+            .map(|m| m.understand(line))
+            .transpose()?;
+        let sentiment = models
+            .sentiment
+            .as_ref()
+            .map(|m| m.judge(line))
+            .transpose()?;
+        if json {
+            writeln!(
+                out,
+                "{}",
+                report::text_json(line, intent.as_ref(), sentiment.as_ref())
+            )?;
+        } else {
+            let mut parts = Vec::new();
+            if let Some(r) = &intent {
+                let slots: Vec<String> = r
+                    .slots
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.value))
+                    .collect();
+                parts.push(format!(
+                    "intent {} {}({:.2}){}",
+                    r.intent,
+                    if slots.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} ", slots.join(" "))
+                    },
+                    r.confidence,
+                    if r.understood { "" } else { ", not understood" }
+                ));
+            }
+            if let Some(r) = &sentiment {
+                parts.push(format!(
+                    "sentiment {} ({:.2})",
+                    r.label,
+                    r.scores.get(&r.label).copied().unwrap_or(0.0)
+                ));
+            }
+            writeln!(out, "{}", parts.join("; "))?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    match sentence {
+        Some(s) => answer(s),
+        None => {
+            for line in std::io::stdin().lines() {
+                let line = line.context("reading stdin")?;
+                answer(&line)?;
+            }
+            Ok(())
         }
     }
 }

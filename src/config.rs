@@ -130,6 +130,15 @@ pub struct Config {
     pub capture: CaptureConfig,
     /// Logging.
     pub logging: LoggingConfig,
+    /// The MQTT broker and delivery (`hark run`).
+    pub mqtt: crate::mqtt::MqttConfig,
+    /// This hark's site (room).
+    pub site: crate::mqtt::SiteConfig,
+    /// Home Assistant discovery.
+    pub homeassistant: crate::mqtt::HomeAssistantConfig,
+    /// Intent → MQTT message mappings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<crate::actions::ActionConfig>,
 }
 
 impl Config {
@@ -229,6 +238,7 @@ impl Config {
         if self.audio.device.trim().is_empty() {
             return invalid("audio.device", "must not be empty (use \"default\")".into());
         }
+        self.validate_daemon(origin)?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return invalid(
                 "logging.level",

@@ -12,12 +12,13 @@ pub fn init(level: &str, verbosity: u8, format: LogFormat) {
         1 => "debug".to_string(),
         _ => "trace".to_string(),
     };
-    // The audio decoder logs its own view of failures that hark reports as one clear error;
-    // keep it quiet unless tracing was asked for.
+    // The audio decoder logs its own view of failures that hark reports as one clear error,
+    // and the embedded broker logs every connection (and an error on each normal disconnect);
+    // keep them quiet unless tracing was asked for.
     let level = if verbosity >= 2 {
         level
     } else {
-        format!("{level},symphonia=off")
+        format!("{level},symphonia=off,rumqttd=off")
     };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&level))

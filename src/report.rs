@@ -62,6 +62,44 @@ pub fn event_json(file: &str, event: &Event) -> Value {
     }
 }
 
+/// The JSON object for a sentence understood by the text models (`hark text --json`).
+pub fn text_json(
+    text: &str,
+    intent: Option<&crate::models::utterance::IntentResult>,
+    sentiment: Option<&crate::models::utterance::SentimentResult>,
+) -> Value {
+    let mut doc = serde_json::Map::new();
+    doc.insert("text".into(), Value::String(text.to_string()));
+    if let Some(result) = intent {
+        let slots: serde_json::Map<String, Value> = result
+            .slots
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.value.clone())))
+            .collect();
+        doc.insert(
+            "intent".into(),
+            json!({
+                "intent": result.intent,
+                "slots": slots,
+                "confidence": round(f64::from(result.confidence), 4),
+                "understood": result.understood,
+            }),
+        );
+    }
+    if let Some(result) = sentiment {
+        let scores: serde_json::Map<String, Value> = result
+            .scores
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(round(f64::from(*v), 4))))
+            .collect();
+        doc.insert(
+            "sentiment".into(),
+            json!({"label": result.label, "scores": scores}),
+        );
+    }
+    Value::Object(doc)
+}
+
 /// One line for people.
 pub fn event_line(file: &str, event: &Event) -> String {
     let span = |s: f64, e: f64| format!("{s:7.2}–{e:<7.2}");

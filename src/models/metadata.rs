@@ -160,6 +160,9 @@ pub struct SlotSpec {
     pub output: String,
     /// Values; head index 0 means absent, index i means `values[i - 1]`.
     pub values: Vec<String>,
+    /// Text models: every normalised phrase of the context → its canonical value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synonyms: Option<BTreeMap<String, String>>,
 }
 
 /// The `intent` section.
@@ -172,6 +175,12 @@ pub struct IntentSpec {
     pub threshold: f32,
     /// Slot heads.
     pub slots: Vec<SlotSpec>,
+    /// Text models: intent → the slots its phrasings can fill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_slots: Option<BTreeMap<String, Vec<String>>>,
+    /// Text models: the context file it was trained from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// Everything `<name>.json` says.
@@ -308,6 +317,18 @@ impl ModelMetadata {
                 return Err(format!("input `x` must be f32 {}", describe(&want)));
             }
         }
+        if !self.kind.is_audio() {
+            let tokens = self
+                .io
+                .input("tokens")
+                .ok_or("text models take token ids as input `tokens`")?;
+            if !shape_is(tokens, &[Some(1), None]) || tokens.dtype != DType::I64 {
+                return Err("input `tokens` must be i64 [1, T]".into());
+            }
+            if self.tokenizer.is_none() {
+                return Err("a text model needs `tokenizer`".into());
+            }
+        }
         match self.kind {
             ModelKind::Keyword => {
                 let kw = self
@@ -413,7 +434,15 @@ impl ModelMetadata {
                     return Err(format!("output `sentiment` must be [1, {n_labels}]"));
                 }
             }
-            ModelKind::TextSentiment => {}
+            ModelKind::TextSentiment => {
+                let out = self
+                    .io
+                    .output("sentiment")
+                    .ok_or("a text-sentiment model outputs `sentiment`")?;
+                if !shape_is(out, &[Some(1), Some(n_labels)]) {
+                    return Err(format!("output `sentiment` must be [1, {n_labels}]"));
+                }
+            }
         }
         Ok(())
     }

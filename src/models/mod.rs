@@ -9,6 +9,8 @@ mod graph;
 pub mod keyword;
 mod metadata;
 pub mod set;
+pub mod text;
+pub mod tokenizer;
 pub mod utterance;
 
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};

@@ -55,13 +55,14 @@ pub struct ModelSet {
     pub sources: Vec<(ModelKind, PathBuf)>,
 }
 
-/// Directories searched for the default models, in order: `$HARK_MODELS`, `./models`,
-/// `<binary>/../share/hark/models`, `/usr/share/hark/models`, and the source tree's `models/`.
+/// Directories searched for the default models: `$HARK_MODELS` alone when it is set; otherwise,
+/// in order, `./models`, `<binary>/../share/hark/models`, `/usr/share/hark/models`, and the source
+/// tree's `models/`.
 pub fn default_model_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
     if let Some(d) = std::env::var_os("HARK_MODELS") {
-        dirs.push(PathBuf::from(d));
+        return vec![PathBuf::from(d)];
     }
+    let mut dirs = Vec::new();
     dirs.push(PathBuf::from("models"));
     if let Ok(exe) = std::env::current_exe()
         && let Some(bin) = exe.parent()
@@ -169,6 +170,44 @@ impl ModelSet {
     pub fn frontend(&self) -> Option<(FrontEndParams, FeatureName)> {
         let meta = self.audio_metadata().into_iter().next()?;
         Some((strip(meta.frontend()?), meta.features?))
+    }
+}
+
+/// The text models, found like the audio ones.
+#[derive(Default)]
+pub struct TextModels {
+    /// Sentence to intent.
+    pub intent: Option<crate::models::text::TextIntentModel>,
+    /// Sentence to sentiment.
+    pub sentiment: Option<crate::models::text::TextSentimentModel>,
+    /// Where each came from.
+    pub sources: Vec<(ModelKind, PathBuf)>,
+}
+
+impl TextModels {
+    /// Loads `text-intent` and `text-sentiment` from `overrides`, else from `defaults`.
+    pub fn load(overrides: Option<&Path>, defaults: &[PathBuf]) -> Result<Self, ModelError> {
+        let locate = |kind: ModelKind| {
+            overrides
+                .map(|d| d.join(format!("{}.json", kind.default_name())))
+                .filter(|p| p.is_file())
+                .or_else(|| find(defaults, kind))
+        };
+        let mut set = TextModels::default();
+        if let Some(p) = locate(ModelKind::TextIntent) {
+            set.intent = Some(crate::models::text::TextIntentModel::load(&p)?);
+            set.sources.push((ModelKind::TextIntent, p));
+        }
+        if let Some(p) = locate(ModelKind::TextSentiment) {
+            set.sentiment = Some(crate::models::text::TextSentimentModel::load(&p)?);
+            set.sources.push((ModelKind::TextSentiment, p));
+        }
+        Ok(set)
+    }
+
+    /// Whether any text model is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.intent.is_none() && self.sentiment.is_none()
     }
 }
 

@@ -69,6 +69,8 @@ fn argmax(values: &[f32]) -> (usize, f32) {
 pub struct SlotValue {
     /// The value (one of the slot's values in the context).
     pub value: String,
+    /// The words as heard or written (for audio models, the value itself).
+    pub raw_value: String,
     /// Posterior of that value.
     pub confidence: f32,
 }
@@ -153,6 +155,7 @@ impl IntentModel {
                         slot.name.clone(),
                         SlotValue {
                             value: slot.values[index - 1].clone(),
+                            raw_value: slot.values[index - 1].clone(),
                             confidence: p,
                         },
                     );
