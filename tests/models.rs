@@ -211,3 +211,37 @@ fn broken_or_mismatched_models_are_refused() {
         .unwrap();
     assert!(err.to_string().contains("nothing.json"), "{err}");
 }
+
+/// The shipped keyword model's golden vectors: scores within 1e-4 absolute; LSTM cell states
+/// (which reach tens on random inputs) within 1e-4 relative.
+#[test]
+fn shipped_keyword_model_replays_its_golden_vectors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let json = dir.join("keyword.json");
+    let meta = ModelMetadata::load(&json).unwrap();
+    let graph = Graph::load(&ModelMetadata::graph_path(&json), &meta).unwrap();
+    let text = std::fs::read_to_string(dir.join("keyword.golden.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let inputs = tensors(&v["inputs"]);
+    let outputs = tensors(&v["outputs"]);
+    let feeds: TVec<TValue> = meta
+        .io
+        .inputs
+        .iter()
+        .map(|spec| {
+            let (_, shape, data) = inputs.iter().find(|(n, _, _)| *n == spec.name).unwrap();
+            tensor_f32(shape, data).unwrap().into_tvalue()
+        })
+        .collect();
+    let got = graph.run(feeds).unwrap();
+    for (spec, value) in meta.io.outputs.iter().zip(&got) {
+        let (_, _, want) = outputs.iter().find(|(n, _, _)| *n == spec.name).unwrap();
+        let mut have = Vec::new();
+        read_f32(value, &mut have).unwrap();
+        assert_eq!(have.len(), want.len());
+        for (a, b) in have.iter().zip(want) {
+            let allowed = GOLDEN_TOLERANCE * b.abs().max(1.0);
+            assert!((a - b).abs() <= allowed, "{}: {a} vs {b}", spec.name);
+        }
+    }
+}
