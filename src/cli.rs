@@ -434,6 +434,7 @@ fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
         },
         capture: config.capture_settings(),
         keyword_threshold: args.threshold,
+        keyword_thresholds: config.keyword.thresholds.clone(),
     };
     let jobs = args
         .jobs

@@ -120,12 +120,22 @@ impl Default for CaptureConfig {
     }
 }
 
+/// `[keyword]`: adjustments of the keyword model's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeywordConfig {
+    /// Per-label thresholds on the smoothed posterior, replacing the model's.
+    pub thresholds: std::collections::BTreeMap<String, f32>,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Audio input.
     pub audio: AudioConfig,
+    /// Keyword thresholds.
+    pub keyword: KeywordConfig,
     /// Command capture.
     pub capture: CaptureConfig,
     /// Logging.
@@ -208,6 +218,14 @@ impl Config {
                 "audio.reopen_interval_s",
                 format!("must be between 0.01 and 3600 seconds, got {interval}"),
             );
+        }
+        for (label, t) in &self.keyword.thresholds {
+            if !(t.is_finite() && *t > 0.0 && *t <= 1.0) {
+                return invalid(
+                    "keyword.thresholds",
+                    format!("{label:?} must be in (0, 1], got {t}"),
+                );
+            }
         }
         let c = &self.capture;
         for (key, value, lo, hi) in [

@@ -16,6 +16,8 @@ pub struct ListenOptions {
     pub capture: CaptureSettings,
     /// Overrides every keyword threshold.
     pub keyword_threshold: Option<f32>,
+    /// Per-keyword thresholds (`[keyword] thresholds`).
+    pub keyword_thresholds: std::collections::BTreeMap<String, f32>,
 }
 
 /// Errors of one file.
@@ -51,6 +53,7 @@ pub fn listen_source(
         options.capture.clone(),
         options.keyword_threshold,
     )
+    .and_then(|p| p.with_keyword_thresholds(&options.keyword_thresholds))
     .map_err(wrap)?;
     let mut to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
     let mut events = Vec::new();

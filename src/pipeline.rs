@@ -67,6 +67,14 @@ pub enum PipelineError {
     /// The requested mode needs a model that is not loaded.
     #[error("{0}")]
     MissingModel(String),
+    /// A keyword threshold names a label the model does not have, or is out of range.
+    #[error("keyword threshold for {label:?}: {reason}")]
+    Threshold {
+        /// The label.
+        label: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Something the pipeline understood.
@@ -141,6 +149,7 @@ pub struct Pipeline {
     frame: u64,
     frame_buf: Vec<Vec<f32>>,
     events: Vec<Event>,
+    global_threshold: bool,
 }
 
 impl Pipeline {
@@ -216,7 +225,38 @@ impl Pipeline {
             frame: 0,
             frame_buf: Vec::new(),
             events: Vec::new(),
+            global_threshold: keyword_threshold.is_some(),
         })
+    }
+
+    /// Replaces the model's default thresholds for the labels in `thresholds` (from the
+    /// configuration's `[keyword] thresholds`); a global `--threshold` given to [`Pipeline::new`]
+    /// still wins. Unknown labels and values outside (0, 1] are refused.
+    pub fn with_keyword_thresholds(
+        mut self,
+        thresholds: &std::collections::BTreeMap<String, f32>,
+    ) -> Result<Self, PipelineError> {
+        for (label, &t) in thresholds {
+            if !(t.is_finite() && t > 0.0 && t <= 1.0) {
+                return Err(PipelineError::Threshold {
+                    label: label.clone(),
+                    reason: format!("must be in (0, 1], got {t}"),
+                });
+            }
+            let Some(kw) = self.keyword.as_mut() else {
+                continue;
+            };
+            if self.global_threshold {
+                continue;
+            }
+            if !kw.detector.set_threshold(label, t) {
+                return Err(PipelineError::Threshold {
+                    label: label.clone(),
+                    reason: "the keyword model has no such label".into(),
+                });
+            }
+        }
+        Ok(self)
     }
 
     /// The front-end parameters (its sample rate is the rate `push` expects).

@@ -73,6 +73,7 @@ fn expected(audio: &[u8], site: &str, with_action_for: Option<&str>) -> Vec<(Str
         mode: Mode::Full,
         capture: CaptureSettings::default(),
         keyword_threshold: Some(THRESHOLD.parse().unwrap()),
+        keyword_thresholds: Default::default(),
     };
     let mut source = RawSource::new(audio, "x", "s16le:16000".parse::<RawFormat>().unwrap());
     let events = listen_source(&mut source, &models, &options).unwrap();

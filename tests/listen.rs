@@ -346,3 +346,50 @@ fn two_hour_stream_keeps_memory_flat() {
     let resets = models.keyword.as_ref().map(|_| 0);
     assert_eq!(resets, Some(0));
 }
+
+#[test]
+fn per_keyword_thresholds_come_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hark.toml");
+    std::fs::write(
+        &config,
+        "[keyword]\nthresholds = { computer = 0.3, jarvis = 0.3 }\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str], config: Option<&Path>| {
+        let mut cmd = hark();
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.args(["listen", "--json", "--mode", "keyword", "--model-dir"])
+            .arg(models_dir())
+            .args(extra)
+            .arg(speech())
+            .output()
+            .unwrap()
+    };
+    let from_config = json_lines(&run(&[], Some(&config)));
+    assert!(
+        !from_config.is_empty(),
+        "lower thresholds fire on the tiny model"
+    );
+    assert_eq!(from_config, json_lines(&run(&["--threshold", "0.3"], None)));
+    // The model's own thresholds (0.6) are stricter: fewer or no detections.
+    assert!(json_lines(&run(&[], None)).len() < from_config.len());
+
+    std::fs::write(&config, "[keyword]\nthresholds = { hal = 0.5 }\n").unwrap();
+    let out = run(&[], Some(&config));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("hal") && stderr.contains("no such label"),
+        "{stderr}"
+    );
+    std::fs::write(&config, "[keyword]\nthresholds = { computer = 1.5 }\n").unwrap();
+    let out = run(&[], Some(&config));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("keyword.thresholds") && stderr.contains("hark.toml"),
+        "{stderr}"
+    );
+}

@@ -79,7 +79,8 @@ fn audio_loop(a: &AudioThread) -> Result<()> {
         Mode::Full,
         a.config.capture_settings(),
         a.threshold,
-    )?;
+    )?
+    .with_keyword_thresholds(&a.config.keyword.thresholds)?;
     let mut to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
     let mut silence = Vec::new();
     let send = |events: Vec<Event>| -> Result<()> {
@@ -104,7 +105,8 @@ fn audio_loop(a: &AudioThread) -> Result<()> {
         let swap = a.reload.lock().ok().and_then(|mut r| r.take());
         if let Some((models, capture)) = swap {
             send(pipeline.finish()?)?;
-            pipeline = Pipeline::new(models, Mode::Full, capture, a.threshold)?;
+            pipeline = Pipeline::new(models, Mode::Full, capture, a.threshold)?
+                .with_keyword_thresholds(&a.config.keyword.thresholds)?;
             to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
             tracing::info!("pipeline reloaded");
         }

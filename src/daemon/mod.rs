@@ -109,7 +109,8 @@ pub fn run(config: &Config, options: RunOptions) -> Result<()> {
         mode,
         config.capture_settings(),
         options.threshold,
-    )?;
+    )?
+    .with_keyword_thresholds(&config.keyword.thresholds)?;
     let topics = SiteTopics::new(&config.site.id);
     let actions = Actions::new(&config.actions)?;
     let publisher = Publisher::new(topics.clone(), actions);
