@@ -179,39 +179,21 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
             }
             Ok(())
         })?);
-        stages.push(stage("always-on path (48 kHz in)", seconds, || {
-            let mut p = Pipeline::new(
-                Arc::clone(&models),
-                Mode::Keyword,
-                CaptureSettings::default(),
-                None,
-            )?;
+        let run_pipeline = |mode: Mode| -> anyhow::Result<()> {
+            let mut p = Pipeline::new(Arc::clone(&models), mode, CaptureSettings::default(), None)?;
             let mut to_rate = ToRate::new(target, "bench");
             for c in stream48.chunks(chunk48) {
-                let s = to_rate.push(c, STREAM_RATE)?;
-                p.push(s)?;
+                p.push(to_rate.push(c, STREAM_RATE)?)?;
             }
-            let s = to_rate.finish()?;
-            p.push(s)?;
+            p.push(to_rate.finish()?)?;
             p.finish()?;
             Ok(())
+        };
+        stages.push(stage("always-on path (48 kHz in)", seconds, || {
+            run_pipeline(Mode::Keyword)
         })?);
         stages.push(stage("whole pipeline (wake + command)", seconds, || {
-            let mut p = Pipeline::new(
-                Arc::clone(&models),
-                Mode::Full,
-                CaptureSettings::default(),
-                None,
-            )?;
-            let mut to_rate = ToRate::new(target, "bench");
-            for c in stream48.chunks(chunk48) {
-                let s = to_rate.push(c, STREAM_RATE)?;
-                p.push(s)?;
-            }
-            let s = to_rate.finish()?;
-            p.push(s)?;
-            p.finish()?;
-            Ok(())
+            run_pipeline(Mode::Full)
         })?);
     }
 
@@ -221,14 +203,9 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
     let repeats = 20;
     let mut per_command_ms = Vec::new();
     if let Some(model) = &models.intent {
-        let normaliser = Normaliser::new(model.metadata().frontend().unwrap_or(&params), dim);
-        let mut x = Vec::new();
-        for f in command.chunks(dim) {
-            normaliser.apply(f, &mut x);
-        }
         let start = Instant::now();
         for _ in 0..repeats {
-            model.understand(&x)?;
+            model.understand(command)?;
         }
         per_command_ms.push((
             "intent".into(),
@@ -236,14 +213,9 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
         ));
     }
     if let Some(model) = &models.sentiment {
-        let normaliser = Normaliser::new(model.metadata().frontend().unwrap_or(&params), dim);
-        let mut x = Vec::new();
-        for f in command.chunks(dim) {
-            normaliser.apply(f, &mut x);
-        }
         let start = Instant::now();
         for _ in 0..repeats {
-            model.judge(&x)?;
+            model.judge(command)?;
         }
         per_command_ms.push((
             "sentiment".into(),

@@ -142,12 +142,15 @@ pub struct Pipeline {
     vad: EnergyVad,
     vad_decisions: VecDeque<bool>,
     keyword: Option<KeywordPath>,
-    history: VecDeque<(Vec<f32>, bool)>,
+    /// The last `history_len` raw frames (flat) and their VAD decisions, for the pre-roll.
+    history: VecDeque<f32>,
+    history_speech: VecDeque<bool>,
     history_len: usize,
     capture: Option<Capture>,
     whole: Option<Capture>,
     frame: u64,
-    frame_buf: Vec<Vec<f32>>,
+    /// Frames of the current `push`, flat (reused, so frames cost no allocation).
+    frame_buf: Vec<f32>,
     events: Vec<Event>,
     global_threshold: bool,
 }
@@ -219,7 +222,8 @@ impl Pipeline {
             vad,
             vad_decisions: VecDeque::new(),
             keyword,
-            history: VecDeque::with_capacity(history_len),
+            history: VecDeque::with_capacity(history_len * dim),
+            history_speech: VecDeque::with_capacity(history_len),
             history_len,
             capture: None,
             frame: 0,
@@ -280,19 +284,33 @@ impl Pipeline {
         (s / self.hop_s()).round() as u64
     }
 
+    /// Times the keyword model's state was reset after producing non-finite values.
+    pub fn keyword_resets(&self) -> u64 {
+        self.keyword
+            .as_ref()
+            .map_or(0, |k| k.stream.non_finite_resets())
+    }
+
     /// Feeds audio at the front-end's sample rate; returns the events it completed.
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Event>, PipelineError> {
         self.vad_decisions
             .extend(self.vad.push(samples).iter().copied());
         let mut frames = std::mem::take(&mut self.frame_buf);
         frames.clear();
-        self.frontend
-            .process(samples, |f| frames.push(f.to_vec()))?;
-        for frame in frames.drain(..) {
-            let speech = self.vad_decisions.pop_front().unwrap_or(false);
-            self.on_frame(frame, speech)?;
-        }
+        let result = self
+            .frontend
+            .process(samples, |f| frames.extend_from_slice(f))
+            .map_err(PipelineError::from)
+            .and_then(|()| {
+                let dim = self.frontend.dim();
+                for frame in frames.chunks_exact(dim) {
+                    let speech = self.vad_decisions.pop_front().unwrap_or(false);
+                    self.on_frame(frame, speech)?;
+                }
+                Ok(())
+            });
         self.frame_buf = frames;
+        result?;
         Ok(std::mem::take(&mut self.events))
     }
 
@@ -308,11 +326,11 @@ impl Pipeline {
         Ok(std::mem::take(&mut self.events))
     }
 
-    fn on_frame(&mut self, frame: Vec<f32>, speech: bool) -> Result<(), PipelineError> {
+    fn on_frame(&mut self, frame: &[f32], speech: bool) -> Result<(), PipelineError> {
         let t = self.frame;
         self.frame += 1;
         if let Some(whole) = self.whole.as_mut() {
-            whole.frames.extend_from_slice(&frame);
+            whole.frames.extend_from_slice(frame);
             whole.speech.push(speech);
             return Ok(());
         }
@@ -320,21 +338,25 @@ impl Pipeline {
             if kw.pending_frames == 0 {
                 kw.first_pending = t;
             }
-            kw.normaliser.apply(&frame, &mut kw.pending);
+            kw.normaliser.apply(frame, &mut kw.pending);
             kw.pending_frames += 1;
         }
         if let Some(c) = self.capture.as_mut() {
-            c.frames.extend_from_slice(&frame);
+            c.frames.extend_from_slice(frame);
             c.speech.push(speech);
             if speech {
                 c.speech_seen = true;
                 c.last_speech = t;
             }
         }
-        if self.history.len() == self.history_len {
-            self.history.pop_front();
+        if self.mode == Mode::Full {
+            if self.history_speech.len() == self.history_len {
+                self.history_speech.pop_front();
+                self.history.drain(..frame.len());
+            }
+            self.history.extend(frame);
+            self.history_speech.push_back(speech);
         }
-        self.history.push_back((frame, speech));
         if self
             .keyword
             .as_ref()
@@ -352,17 +374,18 @@ impl Pipeline {
         if kw.pending_frames == 0 {
             return Ok(());
         }
-        let n_labels = kw.detector_labels();
-        let scores = kw.stream.push(&kw.pending)?.to_vec();
+        let n_labels = kw.detector.label_count();
         let first = kw.first_pending;
-        kw.pending.clear();
-        kw.pending_frames = 0;
+        let scores = kw.stream.push(&kw.pending)?;
+        // Detections are rare: this vector allocates only when one fires.
         let mut detections = Vec::new();
         for (i, row) in scores.chunks(n_labels).enumerate() {
             if let Some(d) = kw.detector.update(row) {
                 detections.push((first + i as u64, d));
             }
         }
+        kw.pending.clear();
+        kw.pending_frames = 0;
         for (frame, d) in detections {
             self.on_detection(frame, d);
         }
@@ -386,7 +409,7 @@ impl Pipeline {
         // Start the command at the pre-roll before the detecting frame, from history.
         let preroll = self.seconds_to_frames(self.capture_settings.preroll_s);
         let start = (frame + 1).saturating_sub(preroll);
-        let oldest = self.frame - self.history.len() as u64;
+        let oldest = self.frame - self.history_speech.len() as u64;
         let start = start.max(oldest);
         let mut c = Capture {
             start,
@@ -395,14 +418,10 @@ impl Pipeline {
             speech_seen: false,
             last_speech: start,
         };
-        for (i, (f, s)) in self.history.iter().enumerate() {
-            let t = oldest + i as u64;
-            if t >= start {
-                c.frames.extend_from_slice(f);
-                c.speech.push(*s);
-            }
-        }
-        // Speech that is still the wake word's tail does not count as the command yet.
+        let skip = (start - oldest) as usize;
+        let dim = self.frontend.dim();
+        c.frames.extend(self.history.iter().skip(skip * dim));
+        c.speech.extend(self.history_speech.iter().skip(skip));
         self.capture = Some(c);
     }
 
@@ -465,32 +484,14 @@ impl Pipeline {
         let start = self.frame_start(c.start + lo as u64);
         let end = self.frame_end(c.start + hi as u64 - 1);
         let raw = &c.frames[lo * dim..hi * dim];
-        if let Some(model) = self.models.intent.clone() {
-            let normaliser =
-                Normaliser::new(model.metadata().frontend().unwrap_or(&self.params), dim);
-            let mut x = Vec::with_capacity(raw.len());
-            for f in raw.chunks(dim) {
-                normaliser.apply(f, &mut x);
-            }
-            let result = model.understand(&x)?;
+        if let Some(model) = &self.models.intent {
+            let result = model.understand(raw)?;
             self.events.push(Event::Intent { result, start, end });
         }
-        if let Some(model) = self.models.sentiment.clone() {
-            let normaliser =
-                Normaliser::new(model.metadata().frontend().unwrap_or(&self.params), dim);
-            let mut x = Vec::with_capacity(raw.len());
-            for f in raw.chunks(dim) {
-                normaliser.apply(f, &mut x);
-            }
-            let result = model.judge(&x)?;
+        if let Some(model) = &self.models.sentiment {
+            let result = model.judge(raw)?;
             self.events.push(Event::Sentiment { result, start, end });
         }
         Ok(())
-    }
-}
-
-impl KeywordPath {
-    fn detector_labels(&self) -> usize {
-        self.detector.label_count()
     }
 }

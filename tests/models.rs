@@ -245,3 +245,26 @@ fn shipped_keyword_model_replays_its_golden_vectors() {
         }
     }
 }
+
+/// A non-finite model output resets the state: the scores of that call become background, the
+/// reset is counted, and the next call runs from the zero state as a fresh stream would.
+#[test]
+fn non_finite_outputs_reset_the_stream_state() {
+    let model = keyword_model();
+    let dim = model.feature_dim();
+    let n_labels = model.labels().len();
+    let mut stream = KeywordStream::new(Arc::clone(&model)).unwrap();
+    let bad = vec![f32::NAN; 3 * dim];
+    let scores = stream.push(&bad).unwrap().to_vec();
+    assert_eq!(stream.non_finite_resets(), 1);
+    for row in scores.chunks(n_labels) {
+        assert_eq!(row[0], 1.0, "background");
+        assert!(row[1..].iter().all(|s| *s == 0.0));
+    }
+    let good = vec![0.1f32; 5 * dim];
+    let after = stream.push(&good).unwrap().to_vec();
+    let mut fresh = KeywordStream::new(Arc::clone(&model)).unwrap();
+    let expected = fresh.push(&good).unwrap().to_vec();
+    assert!(max_diff(&after, &expected) <= 1e-6);
+    assert_eq!(stream.non_finite_resets(), 1);
+}

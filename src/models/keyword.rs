@@ -142,15 +142,14 @@ impl KeywordStream {
         let mut inputs: TVec<TValue> = tvec![x.into_tvalue()];
         inputs.extend(self.carried.drain(..));
         let mut outputs = self.model.graph.run_state(&mut self.state, inputs)?;
-        let new_state: Vec<TValue> = outputs.drain(1..).collect();
         read_f32(&outputs[0], &mut self.scores).map_err(|e| self.model.graph.run_error(e))?;
-        let state_finite = new_state.iter().all(|t| {
+        let state_finite = outputs[1..].iter().all(|t| {
             t.try_as_plain_ram()
                 .and_then(|v| v.as_slice::<f32>().map(|s| s.iter().all(|x| x.is_finite())))
                 .unwrap_or(false)
         });
         if state_finite && self.scores.iter().all(|s| s.is_finite()) {
-            self.carried = new_state;
+            self.carried.extend(outputs.drain(1..));
         } else {
             self.resets += 1;
             tracing::warn!(

@@ -77,3 +77,11 @@ pub enum ModelError {
         detail: String,
     },
 }
+
+/// Index and value of the largest element (the first on ties; `(0, f32::MIN)` when empty).
+pub(crate) fn argmax(values: &[f32]) -> (usize, f32) {
+    values.iter().copied().enumerate().fold(
+        (0, f32::MIN),
+        |best, (i, v)| if v > best.1 { (i, v) } else { best },
+    )
+}

@@ -9,7 +9,7 @@ use tract_onnx::prelude::*;
 use super::graph::read_f32;
 use super::tokenizer::{Tokenizer, TokenizerSpec};
 use super::utterance::{IntentResult, SentimentResult, SlotValue};
-use super::{Graph, IntentSpec, ModelError, ModelKind, ModelMetadata};
+use super::{Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax};
 
 /// One output of a graph: its shape and values.
 type Output = (Vec<usize>, Vec<f32>);
@@ -73,13 +73,6 @@ impl TextGraph {
                 message: format!("no `{name}` output"),
             })
     }
-}
-
-fn argmax(values: &[f32]) -> (usize, f32) {
-    values.iter().copied().enumerate().fold(
-        (0, f32::MIN),
-        |best, (i, v)| if v > best.1 { (i, v) } else { best },
-    )
 }
 
 /// Sentence → intent and slots.

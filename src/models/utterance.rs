@@ -9,13 +9,15 @@ use std::path::Path;
 use tract_onnx::prelude::*;
 
 use super::graph::read_f32;
-use super::{Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, tensor_f32};
+use super::set::Normaliser;
+use super::{Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax, tensor_f32};
 
 /// An audio model with the front-end normalisation it was trained with.
 struct UtteranceGraph {
     meta: ModelMetadata,
     graph: Graph,
     dim: usize,
+    normaliser: Normaliser,
 }
 
 impl UtteranceGraph {
@@ -32,10 +34,17 @@ impl UtteranceGraph {
             path: json.to_path_buf(),
             message: "missing front-end".into(),
         })?;
-        Ok(Self { meta, graph, dim })
+        let normaliser = Normaliser::new(meta.frontend().unwrap_or(&Default::default()), dim);
+        Ok(Self {
+            meta,
+            graph,
+            dim,
+            normaliser,
+        })
     }
 
-    /// Runs on `frames` (row-major, already normalised); returns each output's values.
+    /// Runs on raw front-end `frames` (row-major; normalised here with the model's own
+    /// statistics); returns each output's values.
     fn run(&self, frames: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
         let n = frames.len() / self.dim;
         if n == 0 {
@@ -44,7 +53,11 @@ impl UtteranceGraph {
                 message: "no feature frames (the audio is shorter than one analysis window)".into(),
             });
         }
-        let x = tensor_f32(&[1, n, self.dim], &frames[..n * self.dim])?;
+        let mut normalised = Vec::with_capacity(n * self.dim);
+        for f in frames.chunks_exact(self.dim) {
+            self.normaliser.apply(f, &mut normalised);
+        }
+        let x = tensor_f32(&[1, n, self.dim], &normalised)?;
         let outputs = self.graph.run(tvec![x.into_tvalue()])?;
         outputs
             .iter()
@@ -55,13 +68,6 @@ impl UtteranceGraph {
             })
             .collect()
     }
-}
-
-fn argmax(values: &[f32]) -> (usize, f32) {
-    values.iter().copied().enumerate().fold(
-        (0, f32::MIN),
-        |best, (i, v)| if v > best.1 { (i, v) } else { best },
-    )
 }
 
 /// A slot value the model heard.
@@ -124,7 +130,7 @@ impl IntentModel {
         self.threshold = threshold;
     }
 
-    /// Understands one command from its normalised feature frames.
+    /// Understands one command from its raw front-end frames.
     pub fn understand(&self, frames: &[f32]) -> Result<IntentResult, ModelError> {
         let outputs = self.inner.run(frames)?;
         let names: Vec<&str> = self
@@ -198,7 +204,7 @@ impl SentimentModel {
         &self.inner.meta
     }
 
-    /// Judges one utterance from its normalised feature frames.
+    /// Judges one utterance from its raw front-end frames.
     pub fn judge(&self, frames: &[f32]) -> Result<SentimentResult, ModelError> {
         let outputs = self.inner.run(frames)?;
         let scores = outputs.first().ok_or_else(|| ModelError::Run {
