@@ -311,8 +311,8 @@ def run(
         "thanks, that's perfect",
         "no, that's wrong",
         "turn on the kitchen light",
-        "a gorgeous , witty , seductive movie .",
-        "the plot is a mess",
+        "a warm , funny and clever film .",
+        "the story drags and the ending is a letdown",
     ]
     training = {
         "data": [

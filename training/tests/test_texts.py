@@ -48,9 +48,9 @@ def small_data(tmp_path, monkeypatch):
     sst.mkdir(parents=True)
     (sst / "train.tsv").write_text(
         "sentence\tlabel\n"
-        "contains no wit , only labored gags \t0\n"
-        "a gorgeous , witty , seductive movie \t1\n"
-        "yes , it 's that good \t1\n"
+        "the jokes fall flat , one after another \t0\n"
+        "a warm , funny and clever film \t1\n"
+        "yes , it 's as good as they say \t1\n"
         "the commuter train was late again \t0\n",
         encoding="utf-8",
     )
@@ -104,8 +104,8 @@ def test_corpus_readers(small_data):
     assert corpora == {"hwu64", "slurp", "sst2"}
     sents = [s for _, s in got]
     assert "turn on the lights" in sents
-    assert "contains no wit, only labored gags" in sents  # SST-2 detokenised
-    assert "yes, it's that good" in sents
+    assert "the jokes fall flat, one after another" in sents  # detokenised like SST-2
+    assert "yes, it's as good as they say" in sents
 
 
 def test_negative_sentences_never_carry_a_keyword(small_data):
