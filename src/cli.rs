@@ -20,7 +20,7 @@ use crate::config::{Config, LogFormat};
 use crate::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, WindowKind, npy};
 use crate::listen::{self as hark_listen, ListenOptions, listen_file};
 use crate::models::set::{ModelSet, TextModels, default_model_dirs};
-use crate::pipeline::{Event, Mode};
+use crate::pipeline::Mode;
 use crate::report;
 
 /// hark: an offline voice assistant.
@@ -478,28 +478,26 @@ fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
     Ok(())
 }
 
-type FileOutcome = Result<Vec<Event>, hark_listen::ListenError>;
+type FileOutcome = hark_listen::Outcome;
 
-/// Prints one file's events; an error is reported on stderr and returned.
+/// Prints one file's events, then its error (on stderr) if it has one, which is returned.
 fn print_outcome(file: &str, outcome: FileOutcome, json: bool) -> Result<(), ()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match outcome {
-        Ok(events) => {
-            for event in &events {
-                let line = if json {
-                    report::event_json(file, event).to_string()
-                } else {
-                    report::event_line(file, event)
-                };
-                if writeln!(out, "{line}").is_err() {
-                    return Err(());
-                }
-            }
-            let _ = out.flush();
-            Ok(())
+    for event in &outcome.events {
+        let line = if json {
+            report::event_json(file, event).to_string()
+        } else {
+            report::event_line(file, event)
+        };
+        if writeln!(out, "{line}").is_err() {
+            return Err(());
         }
-        Err(e) => {
+    }
+    let _ = out.flush();
+    match outcome.error {
+        None => Ok(()),
+        Some(e) => {
             eprintln!("error: {e}");
             Err(())
         }

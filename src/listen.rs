@@ -36,43 +36,74 @@ pub enum ListenError {
     },
 }
 
-/// Runs any audio source through a fresh pipeline; returns every event in time order.
+/// What one input yielded: every event heard, in time order, and the error that cut it short.
+///
+/// An input that fails midway (a truncated or damaged file) still yields the events heard before
+/// the failure, including a command in progress, so nothing already understood is lost.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Events heard.
+    pub events: Vec<Event>,
+    /// Why the input ended early, if it did.
+    pub error: Option<ListenError>,
+}
+
+/// Runs any audio source through a fresh pipeline.
 pub fn listen_source(
     source: &mut dyn AudioSource,
     models: &Arc<ModelSet>,
     options: &ListenOptions,
-) -> Result<Vec<Event>, ListenError> {
+) -> Outcome {
     let origin = source.origin().to_string();
     let wrap = |source| ListenError::Pipeline {
         origin: origin.clone(),
         source,
     };
-    let mut pipeline = Pipeline::new(
+    let mut events = Vec::new();
+    let pipeline = Pipeline::new(
         Arc::clone(models),
         options.mode,
         options.capture.clone(),
         options.keyword_threshold,
     )
-    .and_then(|p| p.with_keyword_thresholds(&options.keyword_thresholds))
-    .map_err(wrap)?;
+    .and_then(|p| p.with_keyword_thresholds(&options.keyword_thresholds));
+    let mut pipeline = match pipeline {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome {
+                events,
+                error: Some(wrap(e)),
+            };
+        }
+    };
     let mut to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
-    let mut events = Vec::new();
-    while let Some(chunk) = source.next_chunk()? {
-        let samples = to_rate.push(&chunk.samples, chunk.sample_rate)?;
-        events.extend(pipeline.push(samples).map_err(wrap)?);
+    let mut feed = || -> Result<(), ListenError> {
+        while let Some(chunk) = source.next_chunk()? {
+            let samples = to_rate.push(&chunk.samples, chunk.sample_rate)?;
+            events.extend(pipeline.push(samples).map_err(wrap)?);
+        }
+        let tail = to_rate.finish()?;
+        events.extend(pipeline.push(tail).map_err(wrap)?);
+        Ok(())
+    };
+    let mut error = feed().err();
+    // Whether the input ended or failed, finish what was heard.
+    match pipeline.finish() {
+        Ok(last) => events.extend(last),
+        Err(e) => {
+            error.get_or_insert(wrap(e));
+        }
     }
-    let tail = to_rate.finish()?;
-    events.extend(pipeline.push(tail).map_err(wrap)?);
-    events.extend(pipeline.finish().map_err(wrap)?);
-    Ok(events)
+    Outcome { events, error }
 }
 
 /// Runs one file.
-pub fn listen_file(
-    path: &Path,
-    models: &Arc<ModelSet>,
-    options: &ListenOptions,
-) -> Result<Vec<Event>, ListenError> {
-    let mut source = FileSource::open(path)?;
-    listen_source(&mut source, models, options)
+pub fn listen_file(path: &Path, models: &Arc<ModelSet>, options: &ListenOptions) -> Outcome {
+    match FileSource::open(path) {
+        Ok(mut source) => listen_source(&mut source, models, options),
+        Err(e) => Outcome {
+            events: Vec::new(),
+            error: Some(e.into()),
+        },
+    }
 }

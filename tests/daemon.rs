@@ -76,7 +76,9 @@ fn expected(audio: &[u8], site: &str, with_action_for: Option<&str>) -> Vec<(Str
         keyword_thresholds: Default::default(),
     };
     let mut source = RawSource::new(audio, "x", "s16le:16000".parse::<RawFormat>().unwrap());
-    let events = listen_source(&mut source, &models, &options).unwrap();
+    let outcome = listen_source(&mut source, &models, &options);
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    let events = outcome.events;
     let actions = match with_action_for {
         Some(intent) => Actions::new(&[ActionConfig {
             intent: intent.into(),

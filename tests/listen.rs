@@ -392,3 +392,56 @@ fn per_keyword_thresholds_come_from_the_configuration() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_truncated_file_keeps_the_events_heard_before_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = std::fs::read(speech()).unwrap();
+    let cut = dir.path().join("cut.wav");
+    std::fs::write(&cut, &wav[..wav.len() * 6 / 10]).unwrap();
+    let run = |path: &Path| {
+        hark()
+            .args([
+                "listen",
+                "--json",
+                "--mode",
+                "keyword",
+                "--threshold",
+                "0.3",
+                "--model-dir",
+            ])
+            .arg(models_dir())
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let out = run(&cut);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cut.wav") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    let partial: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!partial.is_empty(), "events before the cut are reported");
+    // They are the whole file's events up to the cut (1.4 s of 2.45 s).
+    let whole = json_lines(&run(&speech()));
+    let early: Vec<&serde_json::Value> = whole
+        .iter()
+        .filter(|e| e["end"].as_f64().unwrap() < 1.3)
+        .collect();
+    for (a, b) in early.iter().zip(&partial) {
+        assert_eq!(a["keyword"], b["keyword"]);
+        assert_eq!(a["end"], b["end"]);
+    }
+    assert_eq!(
+        early.len(),
+        partial
+            .iter()
+            .filter(|e| e["end"].as_f64().unwrap() < 1.3)
+            .count()
+    );
+}
