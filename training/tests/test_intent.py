@@ -1,0 +1,223 @@
+"""Speech-to-intent and voice-sentiment training: labels and slot targets from a context, the
+runtime's decoding rule, masked pooling on padded batches, the out-of-grammar text filter, the
+RAVDESS split, and export of the strided-convolution utterance network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from hark_train.export import export_utterance  # noqa: E402
+from hark_train.features import FrontEndParams  # noqa: E402
+from hark_train.grammar import OUT_OF_GRAMMAR, parse_context  # noqa: E402
+from hark_train.intent import (  # noqa: E402
+    decode,
+    label_spec,
+    mix_noise,
+    oog_texts,
+    pad_command,
+    targets,
+)
+from hark_train.nets import UtteranceClassifier  # noqa: E402
+from hark_train.voicesentiment import EMOTIONS, NEG, NEU, POS, ravdess, recall_scores  # noqa: E402
+
+CONTEXT = """
+context:
+  expressions:
+    TurnOn:
+      - "turn on [the] $area:area $device:name"
+      - "switch on [the] $device:name"
+    Stop:
+      - "(stop, halt) [it]"
+  slots:
+    area: [kitchen, {value: living room, synonyms: [lounge]}]
+    device: [light, fan]
+"""
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return parse_context(CONTEXT, "test.yaml")
+
+
+def test_label_spec_lists_intents_slots_and_what_each_intent_fills(ctx) -> None:
+    spec = label_spec(ctx)
+    assert spec["labels"] == ["TurnOn", "Stop", OUT_OF_GRAMMAR]
+    assert spec["slots"] == [
+        {"name": "area", "output": "slot_area", "values": ["kitchen", "living room"]},
+        {"name": "name", "output": "slot_name", "values": ["light", "fan"]},
+    ]
+    assert spec["intent_slots"] == {"TurnOn": ["area", "name"], "Stop": []}
+
+
+def test_targets_index_values_after_absent(ctx) -> None:
+    spec = label_spec(ctx)
+    by_text = {p.text: p for p in ctx.expand()}
+    assert targets(by_text["turn on the lounge fan"], spec) == (0, [2, 2])
+    assert targets(by_text["switch on light"], spec) == (0, [0, 1])
+    assert targets(by_text["halt it"], spec) == (1, [0, 0])
+    assert targets(None, spec) == (2, [0, 0])
+
+
+def _one_hot(n: int, k: int, p: float = 0.9) -> np.ndarray:
+    v = np.full(n, (1 - p) / (n - 1))
+    v[k] = p
+    return v
+
+
+def test_decode_follows_the_runtime_rule(ctx) -> None:
+    spec = label_spec(ctx)
+    post = [
+        np.stack([_one_hot(3, 0), _one_hot(3, 1), _one_hot(3, 2), _one_hot(3, 0, 0.4)]),
+        np.stack([_one_hot(3, 1), _one_hot(3, 1), _one_hot(3, 1), _one_hot(3, 2)]),
+        np.stack([_one_hot(3, 2), _one_hot(3, 2), _one_hot(3, 0), _one_hot(3, 1)]),
+    ]
+    got = decode(post, spec, threshold=0.5)
+    assert got[0]["intent"] == "TurnOn" and got[0]["understood"]
+    assert got[0]["slots"] == {"area": "kitchen", "name": "fan"}
+    # A slot the intent cannot fill is dropped.
+    assert got[1]["intent"] == "Stop" and got[1]["slots"] == {}
+    assert got[2]["intent"] == OUT_OF_GRAMMAR and not got[2]["understood"]
+    assert got[2]["slots"] == {}
+    # Below the threshold: decoded but not understood.
+    assert got[3]["intent"] == "TurnOn" and not got[3]["understood"]
+    assert got[3]["slots"] == {"area": "living room", "name": "light"}
+
+
+@pytest.mark.parametrize("conv", [0, 16])
+def test_padded_batches_give_the_unpadded_result(conv: int) -> None:
+    torch.manual_seed(0)
+    model = UtteranceClassifier(
+        10, {"a": 3, "b": 4}, hidden=6, layers=2, conv_channels=conv, stride=3 if conv else 1
+    ).eval()
+    xs = [torch.randn(1, t, 10) for t in (7, 31, 50)]
+    x = torch.zeros(3, 50, 10)
+    for i, xi in enumerate(xs):
+        x[i, : xi.shape[1]] = xi[0]
+    lens = torch.tensor([7, 31, 50])
+    with torch.no_grad():
+        batched = model.logits(x, lens)
+        for i, xi in enumerate(xs):
+            for h, z in enumerate(model.logits(xi)):
+                np.testing.assert_allclose(batched[h][i].numpy(), z[0].numpy(), atol=1e-5)
+
+
+def test_strided_network_exports_and_matches(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    heads = {"intent": 3, "slot_area": 3}
+    model = UtteranceClassifier(40, heads, hidden=8, layers=2, conv_channels=8, stride=3)
+    paths = export_utterance(
+        model,
+        tmp_path,
+        "intent",
+        kind="intent",
+        frontend=FrontEndParams(mean=[0.0] * 40, std=[1.0] * 40),
+        features="logmel",
+        labels=["A", "B", OUT_OF_GRAMMAR],
+        output_names=list(heads),
+        extra={"intent": {"out_of_grammar": OUT_OF_GRAMMAR, "threshold": 0.5, "slots": []}},
+        training={"command": "test"},
+        n_features=40,
+        golden_frames=37,
+    )
+    meta = json.loads(paths["json"].read_text())
+    assert [o["name"] for o in meta["io"]["outputs"]] == ["intent", "slot_area"]
+    assert meta["features"] == "logmel"
+
+
+def test_oog_texts_drop_the_contexts_own_commands(ctx, tmp_path: Path) -> None:
+    from hark_train.textdata import HWU_SUB
+
+    d = tmp_path / "text" / HWU_SUB / "trainset"
+    d.mkdir(parents=True)
+    rows = [
+        ("weather_query", "what is the weather like in paris today"),
+        ("qa_factoid", "turn on the kitchen light"),  # a command of the context
+        ("qa_factoid", "please turn on the lounge fan now"),  # mostly the context's word pairs
+        ("iot_hue_lighton", "lights on please in the hall"),  # a home-control scenario
+        ("calendar_set", "remind me about the dentist on friday"),
+    ]
+    lines = ["scenario;intent;answer_annotation"]
+    for label, t in rows:
+        scen, intent = label.split("_", 1)
+        lines.append(f"{scen};{intent};{t}")
+    (d / "part.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    got = oog_texts(ctx, tmp_path, 10, seed=0)
+    texts = {s for _, s in got}
+    assert "turn on the kitchen light" not in texts
+    assert "please turn on the lounge fan now" not in texts
+    assert "lights on please in the hall" not in texts
+    assert {"what is the weather like in paris today", "remind me about the dentist on friday"} <= (
+        texts
+    )
+
+
+def test_padding_and_noise_at_speech_snr() -> None:
+    rng = np.random.default_rng(0)
+    x = np.sin(np.arange(16000) / 5.0).astype(np.float32)
+    y = pad_command(x, rng, pre=(0.2, 0.2), post=(0.7, 0.7))
+    assert len(y) == 16000 + 3200 + 11200
+    noise = rng.standard_normal(48000).astype(np.float32)
+    noisy = mix_noise(y, float(np.mean(x.astype(np.float64) ** 2)), noise, 6.0, rng)
+    added = noisy - y
+    snr = 10 * np.log10(np.mean(x.astype(np.float64) ** 2) / np.mean(added.astype(np.float64) ** 2))
+    assert abs(snr - 6.0) < 0.1
+
+
+def test_ravdess_split_by_actor_and_emotion_map(tmp_path: Path) -> None:
+    for actor in (1, 12, 13, 15, 19):
+        d = tmp_path / "ravdess" / f"Actor_{actor:02d}"
+        d.mkdir(parents=True)
+        for emo in ("01", "03", "05"):
+            (d / f"03-01-{emo}-01-01-01-{actor:02d}.flac").write_bytes(b"")
+        (d / f"01-01-01-01-01-01-{actor:02d}.mp4").write_bytes(b"")  # video: ignored
+    utts = ravdess(tmp_path)
+    splits = {(u.group, u.split) for u in utts}
+    assert splits == {
+        ("actor01", "train"),
+        ("actor12", "train"),
+        ("actor13", "valid"),
+        ("actor15", "test"),
+    }
+    assert sorted({u.label for u in utts}) == [NEG, NEU, POS]
+    assert EMOTIONS["02"] == NEU and EMOTIONS["08"] == POS and EMOTIONS["07"] == NEG
+
+
+def test_recall_scores_are_unweighted() -> None:
+    r = recall_scores([0, 0, 0, 0, 1, 2], [0, 0, 0, 0, 0, 2])
+    assert r["recall"] == {"negative": 1.0, "neutral": 0.0, "positive": 1.0}
+    assert abs(r["uar"] - 2 / 3) < 1e-4
+
+
+@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
+def test_tiny_intent_pipeline(tmp_path: Path) -> None:
+    """``python -m hark_train intent --tiny``: synthesis, examples, one epoch, evaluation, export
+    and the card, for a small context."""
+    from hark_train.intent import IntentConfig, run
+    from hark_train.texts import data_dir
+
+    ctx_path = tmp_path / "ctx.yaml"
+    ctx_path.write_text(CONTEXT, encoding="utf-8")
+    cfg = IntentConfig(
+        context=ctx_path,
+        out=tmp_path / "models",
+        work=tmp_path / "work" / "intent",
+        data=data_dir(),
+        jobs=1,
+        progress=False,
+        tiny=True,
+    )
+    meta = run(cfg)
+    assert meta["kind"] == "intent" and meta["labels"] == ["TurnOn", "Stop", OUT_OF_GRAMMAR]
+    assert meta["features"] == "logmel" and len(meta["frontend"]["mean"]) == 40
+    assert meta["intent"]["intent_slots"] == {"TurnOn": ["area", "name"], "Stop": []}
+    for cond in ("clean", "snr_6db"):
+        assert 0.0 <= meta["evaluation"][cond]["command_acceptance"] <= 1.0
+    for ext in (".onnx", ".golden.json", ".md"):
+        assert (cfg.out / f"intent{ext}").exists()
