@@ -4,6 +4,9 @@
 - ``python -m hark_train voices [--json]``: the TTS voice catalogue (family, voice, available).
 - ``python -m hark_train text-intent --context FILE --out DIR`` / ``text-sentiment --out DIR``:
   the text models (hark_train.textintent / textsentiment).
+- ``python -m hark_train intent --context FILE --out DIR [--data DATA]``: a speech-to-intent model
+  for any context (hark_train.intent); ``sentiment --data DATA --out DIR``: the sentiment of the
+  voice (hark_train.voicesentiment).
 - ``python -m hark_train keyword --data DATA --out models/ [--work DIR] [--seed S] [--minutes M]``:
   the keyword model, from synthesis to model card (hark_train.keyword).
 - ``python -m hark_train synth --out DIR [--words ...] [--negatives N] [--per-voice K]
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -242,6 +246,38 @@ def main(argv: list[str] | None = None) -> int:
     ts.add_argument("--seed", type=int, default=0)
     ts.add_argument("--epochs", type=int, default=8)
 
+    it = sub.add_parser("intent", help="train and export a speech-to-intent model for a context")
+    it.add_argument("--context", type=Path, required=True, help="context YAML (grammar)")
+    it.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
+    it.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    it.add_argument("--work", type=Path, default=Path("~/.cache/hark/intent"), help="cache")
+    it.add_argument("--name", default="intent", help="model file stem (default: intent)")
+    it.add_argument("--seed", type=int, default=0)
+    it.add_argument("--per-intent", type=int, default=300, help="phrasings per intent")
+    it.add_argument("--epochs", type=int, default=24, help="most epochs (early stopping)")
+    it.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    it.add_argument("--no-progress", action="store_true", help="no progress bars")
+    it.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+
+    se = sub.add_parser("sentiment", help="train and export the sentiment-of-the-voice model")
+    se.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    se.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
+    se.add_argument("--work", type=Path, default=Path("~/.cache/hark/sentiment"), help="cache")
+    se.add_argument("--name", default="sentiment", help="model file stem (default: sentiment)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping)")
+    se.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    se.add_argument("--no-progress", action="store_true", help="no progress bars")
+    se.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+
+    vc2 = sub.add_parser("vad-compare", help="energy VAD vs Silero VAD for ending commands")
+    vc2.add_argument("--clips", required=True, help="folder of command WAVs or a list file")
+    vc2.add_argument("--data", type=Path, default=None, help="data folder (noises)")
+    vc2.add_argument("--work", default="~/.cache/hark/intent", help="cache (real data split)")
+    vc2.add_argument("--limit", type=int, default=200, help="most clips")
+    vc2.add_argument("--seed", type=int, default=0)
+    vc2.add_argument("--out", default=None, help="write the report (JSON) here")
+
     kw = sub.add_parser("keyword", help="build the keyword model (synthesis to model card)")
     kw.add_argument("--data", type=Path, required=True, help="data folder (../shared/data)")
     kw.add_argument("--out", type=Path, required=True, help="output folder (models/)")
@@ -276,6 +312,26 @@ def main(argv: list[str] | None = None) -> int:
         from .keyword import main_args
 
         return main_args(args)
+    if args.command == "intent":
+        from .intent import main_args as intent_main
+
+        if args.data is None and os.environ.get("HARK_DATA"):
+            args.data = Path(os.environ["HARK_DATA"])
+        return intent_main(args)
+    if args.command == "vad-compare":
+        from .vadcompare import main_args as vad_main
+
+        return vad_main(args)
+    if args.command == "sentiment":
+        from .voicesentiment import main_args as sentiment_main
+
+        args.data = args.data or (
+            Path(os.environ["HARK_DATA"]) if "HARK_DATA" in os.environ else None
+        )
+        if args.data is None:
+            print("sentiment: --data (or $HARK_DATA) is required", file=sys.stderr)
+            return 2
+        return sentiment_main(args)
     if args.command in ("text-intent", "text-sentiment"):
         return _cmd_text(args)
     return 2

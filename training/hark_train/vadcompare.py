@@ -1,0 +1,242 @@
+"""Which voice activity detector should end a command: hark's energy VAD or Silero VAD?
+
+``python -m hark_train vad-compare --clips DIR [--data DATA] [--out report.json]``
+
+Each test signal is what the runtime sees after a wake word: 0.3 s of background, a spoken
+command (a WAV of ``--clips``: by default the held-out-voice commands that ``intent`` cached),
+then 4 s of the same background; the background is real noise or music never used in training,
+at a given SNR relative to the speech (or microphone self-noise only: "clean"). Both detectors
+run the runtime's endpointing rule (``src/pipeline.rs``): the command starts at the first speech
+frame, ends after ``TRAILING_S`` of non-speech, and is cut at ``MAX_S``; no speech within
+``TIMEOUT_S`` is a timeout. Reported per condition and detector:
+
+- ``truncated``: the end came more than 0.15 s before the true end of the speech (the command
+  was cut, e.g. at a pause between words);
+- ``runaway``: no end before ``MAX_S`` (the background kept the detector on);
+- ``missed``: a timeout (no speech found);
+- ``latency_s``: median / 90th percentile of (detected end - true end), over the clips that ended;
+- cost: seconds of CPU per second of audio, one thread.
+
+The energy VAD is a line-for-line port of ``src/vad.rs`` (same settings); Silero VAD is PyPI
+``silero-vad``'s ``silero_vad.onnx`` (MIT) run by onnxruntime on 512-sample windows with its
+64-sample context, speech when P > 0.5, with the same hangover as the energy VAD.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import SAMPLE_RATE, read_audio
+
+TRAILING_S = 0.7
+MAX_S = 8.0
+TIMEOUT_S = 4.0
+HOP = 160
+HANGOVER_HOPS = 15
+CONDITIONS = ("clean", 20, 10, 5)
+
+
+@dataclass
+class EnergySettings:
+    hop: int = HOP
+    margin_db: float = 12.0
+    min_speech_dbfs: float = -55.0
+    hangover_hops: int = HANGOVER_HOPS
+    floor_rise: float = 0.002
+
+
+def energy_vad(x: np.ndarray, s: EnergySettings | None = None) -> np.ndarray:
+    """Per-hop speech decisions of ``src/vad.rs`` ``EnergyVad``."""
+    s = s or EnergySettings()
+    n = len(x) // s.hop
+    e = (x[: n * s.hop].astype(np.float64) ** 2).reshape(n, s.hop).mean(axis=1)
+    dbs = 10.0 * np.log10(np.maximum(e, 1e-12))
+    floor, hang = -60.0, 0
+    out = np.zeros(n, bool)
+    for i, db in enumerate(dbs):
+        loud = db > floor + s.margin_db and db > s.min_speech_dbfs
+        if db < floor:
+            floor = 0.5 * (floor + db)
+        elif not loud:
+            floor += s.floor_rise * 10.0 * (db - floor)
+        else:
+            floor += s.floor_rise * (db - floor)
+        floor = max(floor, -100.0)
+        if loud:
+            hang = s.hangover_hops
+            out[i] = True
+        elif hang > 0:
+            hang -= 1
+            out[i] = True
+    return out
+
+
+class SileroVad:
+    """Silero VAD (``silero_vad.onnx``) on 512-sample windows; decisions per 10-ms hop."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        import onnxruntime as ort
+        import silero_vad
+
+        path = Path(silero_vad.__file__).parent / "data" / "silero_vad.onnx"
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.threshold = threshold
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        state = np.zeros((2, 1, 128), np.float32)
+        context = np.zeros((1, 64), np.float32)
+        sr = np.array(16000, np.int64)
+        probs = []
+        for s in range(0, len(x) - 511, 512):
+            chunk = x[s : s + 512].astype(np.float32)[None]
+            inp = np.concatenate([context, chunk], axis=1)
+            out, state = self.session.run(None, {"input": inp, "state": state, "sr": sr})
+            context = chunk[:, -64:]
+            probs.append(float(out[0, 0]))
+        return np.array(probs)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        p = self.probabilities(x)
+        n = len(x) // HOP
+        # Each 512-sample window decides for the hops it covers (3.2 hops).
+        hop_p = p[np.minimum(np.arange(n) * HOP // 512, len(p) - 1)] if len(p) else np.zeros(n)
+        out = np.zeros(n, bool)
+        hang = 0
+        for i, v in enumerate(hop_p):
+            if v > self.threshold:
+                hang = HANGOVER_HOPS
+                out[i] = True
+            elif hang > 0:
+                hang -= 1
+                out[i] = True
+        return out
+
+
+def endpoint(decisions: np.ndarray) -> tuple[str, float | None]:
+    """The runtime's rule on per-hop decisions: ("ended", end time) / ("runaway", None) /
+    ("missed", None)."""
+    hop_s = HOP / SAMPLE_RATE
+    trailing = int(round(TRAILING_S / hop_s))
+    start = None
+    silent = 0
+    for i, d in enumerate(decisions):
+        t = i * hop_s
+        if start is None:
+            if d:
+                start = i
+            elif t >= TIMEOUT_S:
+                return "missed", None
+            continue
+        if (i - start) * hop_s >= MAX_S:
+            return "runaway", None
+        silent = 0 if d else silent + 1
+        if silent >= trailing:
+            return "ended", (i - trailing + 1) * hop_s
+    return ("runaway", None) if start is not None else ("missed", None)
+
+
+def speech_end(x: np.ndarray, rel_db: float = -35.0) -> float:
+    """True end of speech in a clean clip: the last 10-ms hop within ``rel_db`` of the peak."""
+    n = len(x) // HOP
+    e = (x[: n * HOP].astype(np.float64) ** 2).reshape(n, HOP).mean(axis=1)
+    db = 10 * np.log10(np.maximum(e, 1e-12))
+    loud = np.nonzero(db > db.max() + rel_db)[0]
+    return float((loud[-1] + 1) * HOP / SAMPLE_RATE) if len(loud) else 0.0
+
+
+def build_signal(x, noise, snr, rng, pre_s=0.3, post_s=4.0) -> tuple[np.ndarray, float]:
+    pre, post = int(pre_s * SAMPLE_RATE), int(post_s * SAMPLE_RATE)
+    y = np.concatenate([np.zeros(pre), x.astype(np.float64), np.zeros(post)])
+    peak = float(np.max(np.abs(x))) or 1.0
+    y = y + rng.standard_normal(len(y)) * peak * 10 ** (-60 / 20)  # microphone self-noise
+    if snr != "clean":
+        from .augment import noise_segment
+        from .intent import _speech_power
+
+        seg = noise_segment(noise, len(y), rng).astype(np.float64)
+        ps = _speech_power(x)
+        pn = float(np.mean(seg**2)) or 1e-12
+        y = y + seg * math.sqrt(ps / (pn * 10 ** (snr / 10)))
+    y = y / (np.max(np.abs(y)) or 1.0) * 10 ** (-12 / 20)
+    return y.astype(np.float32), pre_s + speech_end(x)
+
+
+def compare(clips: list[Path], noises: list[np.ndarray], seed: int = 0) -> dict:
+    silero = SileroVad()
+    detectors = {"energy": energy_vad, "silero": silero}
+    report: dict = {"clips": len(clips), "noises": len(noises), "conditions": {}}
+    cost = {k: 0.0 for k in detectors}
+    audio_s = 0.0
+    for cond in CONDITIONS:
+        rng = np.random.default_rng(seed)
+        res: dict = {k: {"ended": [], "runaway": 0, "missed": 0, "truncated": 0} for k in detectors}
+        for p in clips:
+            x = read_audio(p)
+            noise = noises[int(rng.integers(len(noises)))] if noises else None
+            y, true_end = build_signal(x, noise, cond, rng)
+            audio_s += len(y) / SAMPLE_RATE
+            for name, det in detectors.items():
+                t0 = time.process_time()
+                d = det(y)
+                cost[name] += time.process_time() - t0
+                kind, end = endpoint(d)
+                r = res[name]
+                if kind == "ended":
+                    lat = end - true_end
+                    r["ended"].append(lat)
+                    r["truncated"] += int(lat < -0.15)
+                else:
+                    r[kind] += 1
+        out = {}
+        for name, r in res.items():
+            lat = np.array(r["ended"]) if r["ended"] else np.zeros(0)
+            n = len(clips)
+            out[name] = {
+                "truncated": round(r["truncated"] / n, 4),
+                "runaway": round(r["runaway"] / n, 4),
+                "missed": round(r["missed"] / n, 4),
+                "good": round((len(lat) - r["truncated"]) / n, 4),
+                "latency_median_s": round(float(np.median(lat)), 3) if len(lat) else None,
+                "latency_p90_s": round(float(np.percentile(lat, 90)), 3) if len(lat) else None,
+            }
+        report["conditions"][str(cond)] = out
+    per = audio_s / len(CONDITIONS)
+    report["cpu_s_per_audio_s"] = {
+        k: round(v / (per * len(CONDITIONS)), 6) for k, v in cost.items()
+    }
+    return report
+
+
+def main_args(args) -> int:
+    from .augment import load_noises
+    from .intent import IntentConfig, _noise_clips, real_sets
+
+    src = Path(args.clips)
+    if src.is_file():  # a list of WAV paths, one per line (intent writes WORK/holdout.txt)
+        clips = [Path(x) for x in src.read_text().split("\n") if x.strip()]
+    else:
+        clips = sorted(src.glob("**/*.wav"))
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        clips = [clips[int(i)] for i in rng.permutation(len(clips))[: args.limit]]
+    if not clips:
+        print(f"no WAV under {args.clips}")
+        return 2
+    work = Path(args.work).expanduser()
+    real = real_sets(IntentConfig(context=Path("."), out=Path("."), work=work, data=args.data))
+    noises = load_noises(_noise_clips(real["eval"]), max_s=120.0)
+    report = compare(clips, noises, args.seed)
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
