@@ -15,10 +15,10 @@
    context's own phrasings), spoken by the same voices, plus real speech (``keyword.real_split``
    ``train_speech``) and noise alone. The wake words, spoken by a few voices, give the tails that
    the runtime's pre-roll keeps before a command.
-3. **Examples**: each clip padded with 0.05-0.4 s before and 0.3-0.8 s after (the runtime ends a
-   command after 0.7 s of silence), sometimes led by the tail of a wake word, then ``VARIANTS``
-   augmented copies (speed, VTLP, room reverberation, band limits, real noise at 0-20 dB SNR,
-   gain -30..-3 dBFS); log-mel with the keyword model's front-end.
+3. **Examples**: each clip padded with 0.05-0.4 s before and 0.15-0.6 s after (the runtime
+   keeps about 0.25 s after the last speech), sometimes led by the tail of a wake word, then
+   ``variants`` augmented copies (speed, VTLP, room reverberation, band limits, real noise at
+   0-20 dB SNR, gain -30..-3 dBFS); log-mel with the keyword model's front-end.
 4. **Training**: ``nets.UtteranceClassifier`` (strided Conv1d → 2-layer BiLSTM → mean+max pool →
    one softmax head for the intent and one per slot: absent or one of its values), Adam, padded
    batches with lengths, SpecAugment, early stopping on validation command acceptance.
@@ -61,6 +61,8 @@ HOLDOUT_FAMILY = "pico"
 WAKE_WORDS = ("computer", "jarvis")
 SNRS = (24, 18, 12, 6)
 REPO = Path(__file__).resolve().parents[2]
+#: Bump when the way examples are made changes (their cache is keyed by it).
+EXAMPLES_VERSION = 1
 
 
 @dataclass
@@ -74,14 +76,20 @@ class IntentConfig:
     per_intent: int = 300
     heldout_per_intent: int = 40
     oog_sentences: int = 1200
-    variants: int = 3
-    max_epochs: int = 24
-    patience: int = 5
+    variants: int = 2
+    #: Real non-command clips used (one augmented copy each).
+    real_speech: int = 800
+    #: Validation rounds of ``batches_per_round`` batches; training stops at ``minutes``, or
+    #: after ``patience`` rounds without progress.
+    max_epochs: int = 60
+    batches_per_round: int = 120
+    minutes: float = 25.0
+    patience: int = 6
     batch: int = 32
     lr: float = 2e-3
     hidden: int = 64
     conv_channels: int = 64
-    stride: int = 3
+    stride: int = 4
     threshold: float = 0.5
     jobs: int = 2
     progress: bool = True
@@ -297,7 +305,7 @@ def mix_noise(y: np.ndarray, speech_power: float, noise: np.ndarray, snr: float,
     return (y + scale * seg).astype(np.float32)
 
 
-def pad_command(x: np.ndarray, rng, pre=(0.05, 0.4), post=(0.3, 0.8), tail=None) -> np.ndarray:
+def pad_command(x: np.ndarray, rng, pre=(0.05, 0.4), post=(0.15, 0.6), tail=None) -> np.ndarray:
     parts = []
     if tail is not None:
         parts.append(tail)
@@ -344,13 +352,13 @@ def _train_worker(args) -> list[np.ndarray]:
 
 
 def _eval_worker(args) -> list[np.ndarray]:
-    """Held-out clip: fixed padding (0.2 s before, 0.7 s after), clean then each SNR in ``SNRS``
-    with an evaluation noise."""
+    """Held-out clip: fixed padding (0.2 s before, 0.3 s after: what the runtime keeps around
+    the speech), clean then each SNR in ``SNRS`` with an evaluation noise."""
     path, key, seed = args
     x = read_audio(path)
     fe, noises = _G["fe"], _G["eval_noises"]
     rng = _rng(seed, "eval", key)
-    y = pad_command(x, rng, pre=(0.2, 0.2), post=(0.7, 0.7))
+    y = pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3))
     y = _floor_noise(y, rng, 60.0)
     p = _speech_power(x)
     out = [fe(gain(y, -12.0)).astype(np.float16)]
@@ -392,6 +400,30 @@ def _noise_clips(clips) -> list:
     return [c for c in clips if c.label == rd.NOISE or "music" in c.group or c.group[:3] == "sc-"]
 
 
+def save_examples(path: Path, feats: list[np.ndarray], **arrays) -> None:
+    """Feature sequences (float16, concatenated) and their targets, for a rerun to reuse."""
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(
+        tmp,
+        feats=np.concatenate(feats) if feats else np.zeros((0, 40), np.float16),
+        lens=np.array([len(f) for f in feats], np.int64),
+        **arrays,
+    )
+    tmp.replace(path)
+
+
+def load_examples(path: Path) -> tuple[list[np.ndarray], dict]:
+    z = np.load(path, allow_pickle=False)
+    offs = np.concatenate([[0], np.cumsum(z["lens"])])
+    feats = [z["feats"][offs[i] : offs[i + 1]] for i in range(len(z["lens"]))]
+    return feats, {k: z[k] for k in z.files if k not in ("feats", "lens")}
+
+
+def examples_key(*parts) -> str:
+    """A digest of everything the examples depend on (inputs, settings, code version)."""
+    return f"{stable_int(EXAMPLES_VERSION, *parts):016x}"
+
+
 # 4. Training -----------------------------------------------------------------------------------
 
 
@@ -403,6 +435,19 @@ def _batches(lengths: np.ndarray, batch: int, rng) -> list[np.ndarray]:
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         out += [chunk[i : i + batch] for i in range(0, len(chunk), batch)]
     return [out[i] for i in rng.permutation(len(out))]
+
+
+def rounds(lengths: np.ndarray, batch: int, per_round: int, rng):
+    """Endless training batches (length-bucketed, reshuffled every pass), ``per_round`` at a
+    time: the unit between two validations."""
+    pending: list[np.ndarray] = []
+    while True:
+        out = []
+        while len(out) < per_round:
+            if not pending:
+                pending = _batches(lengths, batch, rng)
+            out.append(pending.pop())
+        yield out
 
 
 def _pad(feats: list[np.ndarray], idx, mean, std, rng=None):
@@ -509,12 +554,17 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
     lengths = np.array([len(f) for f in feats])
     rng = np.random.default_rng(cfg.seed)
     best, best_state, bad, history = -1.0, None, 0, []
-    epochs = 1 if cfg.tiny else cfg.max_epochs
+    n_rounds = 1 if cfg.tiny else cfg.max_epochs
+    per_round = 2 if cfg.tiny else cfg.batches_per_round
     t0 = time.perf_counter()
-    for epoch in range(epochs):
+    batches = rounds(lengths, cfg.batch, per_round, rng)
+    for epoch in range(n_rounds):
+        if not cfg.tiny and time.perf_counter() - t0 > cfg.minutes * 60:
+            log.info("intent: training time budget (%.0f min) spent", cfg.minutes)
+            break
         model.train()
         total, nb = 0.0, 0
-        for idx in _bar(_batches(lengths, cfg.batch, rng), None, f"epoch {epoch}", cfg.progress):
+        for idx in _bar(next(batches), per_round, f"round {epoch}", cfg.progress):
             x, ln = _pad(feats, idx, mean, std, rng)
             outs = model.logits(x, ln)
             loss = torch.nn.functional.cross_entropy(outs[0], torch.from_numpy(intents[idx]))
@@ -526,7 +576,7 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += float(loss)
+            total += loss.item()
             nb += 1
         post = predict(model, data["valid_feats"], mean, std)
         val = score(decode(post, spec, cfg.threshold), data["valid_clips"], spec)
@@ -551,6 +601,40 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history
+
+
+def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train_speech):
+    """Augmented training examples (features, intent, slot targets) and validation features."""
+    tasks = [
+        (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.variants, cfg.seed)
+        for c in train_clips
+    ]
+    # Real non-command speech (other speakers than the evaluation ones) and noise alone.
+    oog_i, oog_s = len(spec["labels"]) - 1, [0] * len(spec["slots"])
+    rng_r = np.random.default_rng(cfg.seed)
+    picked = [train_speech[int(i)] for i in rng_r.permutation(len(train_speech))[: cfg.real_speech]]
+    extra = [(str(c.path), f"real:{c.path}", 1, cfg.seed) for c in picked]
+    feats_nested = _map(_train_worker, tasks + extra, cfg, "examples")
+    train_feats, t_int, t_slot = [], [], []
+    for c, fs in zip(train_clips + [None] * len(extra), feats_nested, strict=True):
+        for f in fs:
+            train_feats.append(f)
+            t_int.append(c.intent if c else oog_i)
+            t_slot.append(c.slots if c else oog_s)
+    rng = np.random.default_rng(cfg.seed)
+    for _ in range(max(4, len(train_feats) // 40)):  # noise alone, 1-4 s
+        noises = _G["noises"] or _G["eval_noises"]
+        n = noises[int(rng.integers(len(noises)))]
+        y = noise_segment(n, int(rng.uniform(1.0, 4.0) * SAMPLE_RATE), rng)
+        y = gain(_floor_noise(y, rng, 60.0), float(rng.uniform(-40, -6)))
+        train_feats.append(_G["fe"](y).astype(np.float16))
+        t_int.append(oog_i)
+        t_slot.append(oog_s)
+    vtasks = [
+        (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in valid_clips
+    ]
+    valid_feats = [fs[2 if len(fs) > 2 else 0] for fs in _map(_eval_worker, vtasks, cfg, "valid")]
+    return train_feats, t_int, t_slot, valid_feats
 
 
 # 5. Run ----------------------------------------------------------------------------------------
@@ -601,34 +685,32 @@ def run(cfg: IntentConfig) -> dict:
     _G["tails"] = [read_audio(cache_path(cfg.work / "clips", c.item.key)) for c in wake]
 
     train_clips = [c for c in clips if c.split == "train"]
-    tasks = [
-        (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.variants, cfg.seed)
-        for c in train_clips
-    ]
-    # Real non-command speech (other speakers than the evaluation ones) and noise alone.
-    oog_i, oog_s = len(spec["labels"]) - 1, [0] * len(spec["slots"])
-    extra = [(str(c.path), f"real:{c.path}", cfg.variants, cfg.seed) for c in train_speech]
-    feats_nested = _map(_train_worker, tasks + extra, cfg, "examples")
-    train_feats, t_int, t_slot = [], [], []
-    for c, fs in zip(train_clips + [None] * len(extra), feats_nested, strict=True):
-        for f in fs:
-            train_feats.append(f)
-            t_int.append(c.intent if c else oog_i)
-            t_slot.append(c.slots if c else oog_s)
-    rng = np.random.default_rng(cfg.seed)
-    for _ in range(max(4, len(train_feats) // 40)):  # noise alone, 1-4 s
-        noises = _G["noises"] or _G["eval_noises"]
-        n = noises[int(rng.integers(len(noises)))]
-        y = noise_segment(n, int(rng.uniform(1.0, 4.0) * SAMPLE_RATE), rng)
-        y = gain(_floor_noise(y, rng, 60.0), float(rng.uniform(-40, -6)))
-        train_feats.append(_G["fe"](y).astype(np.float16))
-        t_int.append(oog_i)
-        t_slot.append(oog_s)
     valid_clips = [c for c in clips if c.split == "valid"]
-    vtasks = [
-        (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in valid_clips
-    ]
-    valid_feats = [fs[2 if len(fs) > 2 else 0] for fs in _map(_eval_worker, vtasks, cfg, "valid")]
+    key = examples_key(
+        Path(cfg.context).read_text(encoding="utf-8"),
+        [c.item.key for c in clips],
+        cfg.variants,
+        cfg.real_speech,
+        cfg.seed,
+        [str(c.path) for c in train_speech],
+    )
+    cached = cfg.work / f"examples-{key}.npz"
+    if cached.exists():
+        train_feats, z = load_examples(cached)
+        valid_feats, _ = load_examples(cfg.work / f"valid-{key}.npz")
+        t_int, t_slot = list(z["intent"]), [list(r) for r in z["slots"]]
+        log.info("intent: examples from %s", cached)
+    else:
+        train_feats, t_int, t_slot, valid_feats = make_examples(
+            cfg, spec, train_clips, valid_clips, train_speech
+        )
+        save_examples(
+            cached,
+            train_feats,
+            intent=np.array(t_int, np.int64),
+            slots=np.array(t_slot, np.int64).reshape(len(t_slot), len(spec["slots"])),
+        )
+        save_examples(cfg.work / f"valid-{key}.npz", valid_feats)
     t = lap("examples", t)
 
     stacked = np.concatenate(
@@ -748,7 +830,7 @@ def evaluate(cfg, model, spec, clips, eval_speech, mean, std) -> dict:
             log.warning("intent: %s: %s", c.path, e)
             continue
         rng = _rng(cfg.seed, "real", str(c.path))
-        y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.7, 0.7))
+        y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
         real_feats.append(_G["fe"](gain(_floor_noise(y, rng, 60.0), -12.0)))
     if real_feats:
         preds = decode(predict(model, real_feats, mean, std), spec, cfg.threshold)
@@ -928,6 +1010,7 @@ def main_args(args) -> int:
         seed=args.seed,
         per_intent=args.per_intent,
         max_epochs=args.epochs,
+        minutes=args.minutes,
         jobs=args.jobs,
         progress=not args.no_progress,
         tiny=args.tiny,

@@ -41,7 +41,6 @@ from .features import FrontEndParams
 from .intent import (
     _G,
     _bar,
-    _batches,
     _draw_voice,
     _floor_noise,
     _map,
@@ -53,6 +52,7 @@ from .intent import (
     pad_command,
     predict,
     real_sets,
+    rounds,
     voice_pools,
 )
 from .nets import UtteranceClassifier, parameter_count
@@ -89,16 +89,18 @@ class SentimentConfig:
     work: Path
     name: str = "sentiment"
     seed: int = 0
-    ravdess_variants: int = 4
-    words_per_class: int = 500
-    word_variants: int = 2
-    max_epochs: int = 30
-    patience: int = 6
+    ravdess_variants: int = 3
+    words_per_class: int = 400
+    word_variants: int = 1
+    max_epochs: int = 60
+    batches_per_round: int = 60
+    minutes: float = 15.0
+    patience: int = 8
     batch: int = 32
     lr: float = 2e-3
     hidden: int = 64
     conv_channels: int = 64
-    stride: int = 3
+    stride: int = 4
     jobs: int = 2
     progress: bool = True
     tiny: bool = False
@@ -189,7 +191,7 @@ def _eval_worker(args) -> list[np.ndarray]:
     path, key, seed = args
     x = read_audio(path)
     rng = _rng(seed, "sent-eval", key)
-    y = _floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.7, 0.7)), rng, 60.0)
+    y = _floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
     n = _G["eval_noises"][int(rng.integers(len(_G["eval_noises"])))]
     noisy = mix_noise(y, _speech_power(x), n, 12.0, rng)
     return [
@@ -236,10 +238,15 @@ def train(cfg: SentimentConfig, feats, labels, valid_feats, valid_labels, mean, 
     rng = np.random.default_rng(cfg.seed)
     best, best_state, bad, history = -1.0, None, 0, []
     t0 = time.perf_counter()
+    per_round = 2 if cfg.tiny else cfg.batches_per_round
+    batches = rounds(lengths, cfg.batch, per_round, rng)
     for epoch in range(1 if cfg.tiny else cfg.max_epochs):
+        if not cfg.tiny and time.perf_counter() - t0 > cfg.minutes * 60:
+            log.info("sentiment: training time budget (%.0f min) spent", cfg.minutes)
+            break
         model.train()
         total, nb = 0.0, 0
-        for idx in _bar(_batches(lengths, cfg.batch, rng), None, f"epoch {epoch}", cfg.progress):
+        for idx in _bar(next(batches), per_round, f"round {epoch}", cfg.progress):
             x, ln = _pad(feats, idx, mean, std, rng)
             (z,) = model.logits(x, ln)
             loss = torch.nn.functional.cross_entropy(
@@ -249,7 +256,7 @@ def train(cfg: SentimentConfig, feats, labels, valid_feats, valid_labels, mean, 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += float(loss)
+            total += loss.item()
             nb += 1
         (post,) = predict(model, valid_feats, mean, std)
         val = recall_scores(list(valid_labels), list(post.argmax(1)))
@@ -564,6 +571,7 @@ def main_args(args) -> int:
         name=args.name,
         seed=args.seed,
         max_epochs=args.epochs,
+        minutes=args.minutes,
         jobs=args.jobs,
         progress=not args.no_progress,
         tiny=args.tiny,
