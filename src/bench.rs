@@ -14,6 +14,7 @@ use crate::audio::{AudioSource, FileSource, StreamResampler, ToRate};
 use crate::features::FrontEnd;
 use crate::models::keyword::KeywordStream;
 use crate::models::set::{ModelSet, Normaliser};
+use crate::models::{ModelKind, ModelMetadata};
 use crate::pipeline::{CaptureSettings, Mode, Pipeline};
 
 /// Cost of one stage.
@@ -38,6 +39,8 @@ pub struct BenchReport {
     pub per_command_ms: Vec<(String, f64)>,
     /// Peak resident memory of the process, KiB (Linux).
     pub peak_rss_kib: Option<u64>,
+    /// The kernels tract chose on this machine for the keyword model (NEON on a Raspberry Pi).
+    pub kernels: Option<crate::kernels::KernelReport>,
 }
 
 /// Input rate of the benchmark stream.
@@ -222,9 +225,17 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
             start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
         ));
     }
+    let peak_rss_kib = peak_rss_kib();
+    let kernels = models
+        .sources
+        .iter()
+        .find(|(kind, _)| *kind == ModelKind::Keyword)
+        .map(|(_, json)| crate::kernels::report(&ModelMetadata::graph_path(json)))
+        .transpose()?;
     Ok(BenchReport {
         stages,
         per_command_ms,
-        peak_rss_kib: peak_rss_kib(),
+        peak_rss_kib,
+        kernels,
     })
 }

@@ -599,6 +599,9 @@ fn bench(seconds: f64, model_dir: Option<&Path>, json: bool, out: &mut dyn Write
     if let Some(kib) = report.peak_rss_kib {
         writeln!(out, "peak resident memory: {:.1} MiB", kib as f64 / 1024.0)?;
     }
+    if let Some(k) = &report.kernels {
+        writeln!(out, "tract kernels (keyword model): {}", k.summary())?;
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod features;
+pub mod kernels;
 pub mod listen;
 pub mod logging;
 pub mod models;
