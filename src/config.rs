@@ -105,6 +105,8 @@ pub struct CaptureConfig {
     pub max_command_s: f64,
     /// Give up when nothing is said for this long after the wake word, seconds.
     pub no_speech_timeout_s: f64,
+    /// Which detector ends a command: `silero` (the `vad` model) or `energy`.
+    pub vad: crate::pipeline::VadChoice,
 }
 
 impl Default for CaptureConfig {
@@ -116,6 +118,7 @@ impl Default for CaptureConfig {
             min_command_s: d.min_command_s,
             max_command_s: d.max_command_s,
             no_speech_timeout_s: d.no_speech_timeout_s,
+            vad: d.vad,
         }
     }
 }
@@ -275,6 +278,7 @@ impl Config {
             min_command_s: c.min_command_s,
             max_command_s: c.max_command_s,
             no_speech_timeout_s: c.no_speech_timeout_s,
+            vad: c.vad,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::models::ModelError;
 use crate::models::keyword::{Detection, KeywordDetector, KeywordStream};
 use crate::models::set::{ModelSet, Normaliser};
 use crate::models::utterance::{IntentResult, SentimentResult};
-use crate::vad::{EnergyVad, VadSettings};
+use crate::vad::{CommandVad, VadSettings};
 
 /// What the pipeline does with its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,20 @@ pub struct CaptureSettings {
     pub max_command_s: f64,
     /// Give up when nothing is said for this long after the wake word, seconds.
     pub no_speech_timeout_s: f64,
+    /// Which detector ends a command.
+    pub vad: VadChoice,
+}
+
+/// The voice activity detector that ends commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VadChoice {
+    /// The neural detector (`vad` model) while a command is heard; the energy detector when no
+    /// `vad` model is found.
+    #[default]
+    Silero,
+    /// The energy detector alone.
+    Energy,
 }
 
 impl Default for CaptureSettings {
@@ -51,6 +65,7 @@ impl Default for CaptureSettings {
             min_command_s: 0.3,
             max_command_s: 8.0,
             no_speech_timeout_s: 4.0,
+            vad: VadChoice::Silero,
         }
     }
 }
@@ -139,7 +154,7 @@ pub struct Pipeline {
     capture_settings: CaptureSettings,
     frontend: FrontEnd,
     params: FrontEndParams,
-    vad: EnergyVad,
+    vad: CommandVad,
     vad_decisions: VecDeque<bool>,
     keyword: Option<KeywordPath>,
     /// The last `history_len` raw frames (flat) and their VAD decisions, for the pre-roll.
@@ -202,10 +217,19 @@ impl Pipeline {
         let hop_s = params.hop_length as f64 / f64::from(params.sample_rate);
         // Enough history for the pre-roll plus the keyword path's latency and smoothing.
         let history_len = ((capture_settings.preroll_s + 1.0) / hop_s).ceil() as usize;
-        let vad = EnergyVad::new(VadSettings {
+        let vad_settings = VadSettings {
             hop: params.hop_length,
             ..VadSettings::default()
-        });
+        };
+        let mut vad = match (&models.vad, capture_settings.vad) {
+            (Some(model), VadChoice::Silero) if model.spec().sample_rate == params.sample_rate => {
+                CommandVad::with_model(vad_settings, Arc::clone(model))
+            }
+            _ => CommandVad::energy(vad_settings),
+        };
+        if mode == Mode::Command {
+            vad.activate()?;
+        }
         Ok(Self {
             whole: (mode == Mode::Command).then(|| Capture {
                 start: 0,
@@ -294,7 +318,7 @@ impl Pipeline {
     /// Feeds audio at the front-end's sample rate; returns the events it completed.
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Event>, PipelineError> {
         self.vad_decisions
-            .extend(self.vad.push(samples).iter().copied());
+            .extend(self.vad.push(samples)?.iter().copied());
         let mut frames = std::mem::take(&mut self.frame_buf);
         frames.clear();
         let result = self
@@ -387,25 +411,26 @@ impl Pipeline {
         kw.pending.clear();
         kw.pending_frames = 0;
         for (frame, d) in detections {
-            self.on_detection(frame, d);
+            self.on_detection(frame, d)?;
         }
         Ok(())
     }
 
-    fn on_detection(&mut self, frame: u64, d: Detection) {
+    fn on_detection(&mut self, frame: u64, d: Detection) -> Result<(), PipelineError> {
         if self.capture.is_some() {
-            return; // a command is being heard; keywords inside it are part of it
+            return Ok(()); // a command is being heard; keywords inside it are part of it
         }
         if !d.wake {
             self.events.push(Event::Keyword(d));
-            return;
+            return Ok(());
         }
         self.events.push(Event::Wake(d));
         if self.mode != Mode::Full
             || (self.models.intent.is_none() && self.models.sentiment.is_none())
         {
-            return;
+            return Ok(());
         }
+        self.vad.activate()?;
         // Start the command at the pre-roll before the detecting frame, from history.
         let preroll = self.seconds_to_frames(self.capture_settings.preroll_s);
         let start = (frame + 1).saturating_sub(preroll);
@@ -423,6 +448,7 @@ impl Pipeline {
         c.frames.extend(self.history.iter().skip(skip * dim));
         c.speech.extend(self.history_speech.iter().skip(skip));
         self.capture = Some(c);
+        Ok(())
     }
 
     fn check_capture_end(&mut self, t: u64) -> Result<(), PipelineError> {
@@ -445,6 +471,7 @@ impl Pipeline {
         let Some(c) = self.capture.take() else {
             return Ok(());
         };
+        self.vad.deactivate();
         if !c.speech_seen {
             let end = self.frame_end(c.start + c.speech.len() as u64);
             self.events.push(Event::Timeout {

@@ -212,15 +212,14 @@ fn broken_or_mismatched_models_are_refused() {
     assert!(err.to_string().contains("nothing.json"), "{err}");
 }
 
-/// The shipped keyword model's golden vectors: scores within 1e-4 absolute; LSTM cell states
-/// (which reach tens on random inputs) within 1e-4 relative.
-#[test]
-fn shipped_keyword_model_replays_its_golden_vectors() {
+/// A shipped model's golden vectors replay through tract: outputs within 1e-4 absolute, or
+/// 1e-4 relative where they exceed 1 (LSTM cell states reach tens on random inputs).
+fn replay_shipped_golden(name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let json = dir.join("keyword.json");
+    let json = dir.join(format!("{name}.json"));
     let meta = ModelMetadata::load(&json).unwrap();
     let graph = Graph::load(&ModelMetadata::graph_path(&json), &meta).unwrap();
-    let text = std::fs::read_to_string(dir.join("keyword.golden.json")).unwrap();
+    let text = std::fs::read_to_string(dir.join(format!("{name}.golden.json"))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let inputs = tensors(&v["inputs"]);
     let outputs = tensors(&v["outputs"]);
@@ -238,12 +237,60 @@ fn shipped_keyword_model_replays_its_golden_vectors() {
         let (_, _, want) = outputs.iter().find(|(n, _, _)| *n == spec.name).unwrap();
         let mut have = Vec::new();
         read_f32(value, &mut have).unwrap();
-        assert_eq!(have.len(), want.len());
+        assert_eq!(have.len(), want.len(), "{name}: {}", spec.name);
         for (a, b) in have.iter().zip(want) {
             let allowed = GOLDEN_TOLERANCE * b.abs().max(1.0);
-            assert!((a - b).abs() <= allowed, "{}: {a} vs {b}", spec.name);
+            assert!(
+                (a - b).abs() <= allowed,
+                "{name}: {}: {a} vs {b}",
+                spec.name
+            );
         }
     }
+}
+
+#[test]
+fn shipped_keyword_model_replays_its_golden_vectors() {
+    replay_shipped_golden("keyword");
+}
+
+#[test]
+fn shipped_vad_model_replays_its_golden_vectors() {
+    replay_shipped_golden("vad");
+}
+
+/// The voice activity detector streamed one window at a time, its state carried, gives the
+/// probabilities of the whole-sequence run of the golden vectors.
+#[test]
+fn vad_stream_matches_the_sequence_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let model = Arc::new(hark::models::vad::VadModel::load(&dir.join("vad.json")).unwrap());
+    let text = std::fs::read_to_string(dir.join("vad.golden.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let outputs = tensors(&v["outputs"]);
+    let (_, _, want) = outputs
+        .iter()
+        .find(|(n, _, _)| n == "speech_probs")
+        .unwrap();
+    let mut source = hark::audio::FileSource::open(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/frontend/speech.wav"),
+    )
+    .unwrap();
+    let speech = hark::audio::read_all(&mut source).unwrap().samples;
+    let mut stream = hark::models::vad::VadStream::new(Arc::clone(&model));
+    let mut got = Vec::new();
+    for chunk in speech[..want.len() * 512].chunks(97) {
+        let before = stream.windows_run();
+        stream.push(chunk).unwrap();
+        if stream.windows_run() > before {
+            got.push(stream.probability());
+        }
+    }
+    assert_eq!(got.len(), want.len());
+    for (a, b) in got.iter().zip(want) {
+        assert!((a - b).abs() <= GOLDEN_TOLERANCE, "{a} vs {b}");
+    }
+    assert!(got.iter().any(|p| *p > 0.9), "speech is found: {got:?}");
 }
 
 /// A non-finite model output resets the state: the scores of that call become background, the

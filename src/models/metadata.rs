@@ -25,6 +25,8 @@ pub enum ModelKind {
     TextIntent,
     /// Sentiment of text.
     TextSentiment,
+    /// Voice activity (speech probability of raw audio windows).
+    Vad,
 }
 
 impl ModelKind {
@@ -44,6 +46,7 @@ impl ModelKind {
             ModelKind::Sentiment => "sentiment",
             ModelKind::TextIntent => "text-intent",
             ModelKind::TextSentiment => "text-sentiment",
+            ModelKind::Vad => "vad",
         }
     }
 }
@@ -183,6 +186,20 @@ pub struct IntentSpec {
     pub context: Option<String>,
 }
 
+/// The `vad` section: how raw audio is cut into the graph's windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VadSpec {
+    /// Sample rate of the audio, Hz.
+    pub sample_rate: u32,
+    /// New samples per window.
+    pub window: usize,
+    /// Samples of the previous window prepended to each window.
+    pub context: usize,
+    /// Speech when the probability is above this.
+    pub threshold: f32,
+}
+
 /// Everything `<name>.json` says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,6 +226,9 @@ pub struct ModelMetadata {
     /// Intent models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<IntentSpec>,
+    /// Voice activity models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vad: Option<VadSpec>,
     /// Text models: the tokenizer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<serde_json::Value>,
@@ -274,6 +294,32 @@ impl ModelMetadata {
         })
     }
 
+    fn validate_vad(&self) -> Result<(), String> {
+        let spec = self.vad.as_ref().ok_or("a vad model needs `vad`")?;
+        if spec.window == 0 || spec.context >= spec.window {
+            return Err("vad: `window` must be positive and larger than `context`".into());
+        }
+        if !(spec.threshold.is_finite() && spec.threshold > 0.0 && spec.threshold < 1.0) {
+            return Err("vad: threshold must be in (0, 1)".into());
+        }
+        if spec.sample_rate == 0 {
+            return Err("vad: sample_rate must be positive".into());
+        }
+        let width = spec.window + spec.context;
+        let names: Vec<&str> = self.io.inputs.iter().map(|t| t.name.as_str()).collect();
+        let outs: Vec<&str> = self.io.outputs.iter().map(|t| t.name.as_str()).collect();
+        if names != ["input", "h", "c"] || outs != ["speech_probs", "hn", "cn"] {
+            return Err(
+                "a vad graph takes `input`, `h`, `c` and gives `speech_probs`, `hn`, `cn`".into(),
+            );
+        }
+        let input = self.io.input("input").ok_or("no `input`")?;
+        if !shape_is(input, &[None, Some(width)]) || input.dtype != DType::F32 {
+            return Err(format!("input `input` must be f32 [T, {width}]"));
+        }
+        Ok(())
+    }
+
     /// Checks internal consistency; the message says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if self.schema != SCHEMA {
@@ -316,6 +362,9 @@ impl ModelMetadata {
             if !shape_is(x, &want) || x.dtype != DType::F32 {
                 return Err(format!("input `x` must be f32 {}", describe(&want)));
             }
+        }
+        if self.kind == ModelKind::Vad {
+            return self.validate_vad();
         }
         if !self.kind.is_audio() {
             let tokens = self
@@ -434,6 +483,7 @@ impl ModelMetadata {
                     return Err(format!("output `sentiment` must be [1, {n_labels}]"));
                 }
             }
+            ModelKind::Vad => {}
             ModelKind::TextSentiment => {
                 let out = self
                     .io

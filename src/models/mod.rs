@@ -12,11 +12,12 @@ pub mod set;
 pub mod text;
 pub mod tokenizer;
 pub mod utterance;
+pub mod vad;
 
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};
 pub use metadata::{
     DType, Dim, FeatureName, IntentSpec, IoSpec, KeywordSpec, ModelKind, ModelMetadata, SCHEMA,
-    SlotSpec, StateSpec, TensorSpec,
+    SlotSpec, StateSpec, TensorSpec, VadSpec,
 };
 
 use std::path::PathBuf;

@@ -51,6 +51,8 @@ pub struct ModelSet {
     pub intent: Option<Arc<IntentModel>>,
     /// Voice sentiment.
     pub sentiment: Option<Arc<SentimentModel>>,
+    /// Voice activity detector that ends commands.
+    pub vad: Option<Arc<crate::models::vad::VadModel>>,
     /// Where each loaded model came from.
     pub sources: Vec<(ModelKind, PathBuf)>,
 }
@@ -103,6 +105,10 @@ impl ModelSet {
         if let Some(p) = locate(ModelKind::Sentiment) {
             set.sentiment = Some(Arc::new(SentimentModel::load(&p)?));
             set.sources.push((ModelKind::Sentiment, p));
+        }
+        if let Some(p) = locate(ModelKind::Vad) {
+            set.vad = Some(Arc::new(crate::models::vad::VadModel::load(&p)?));
+            set.sources.push((ModelKind::Vad, p));
         }
         set.check_frontends()?;
         Ok(set)

@@ -151,7 +151,15 @@ impl IntentModel {
         let understood = intent != self.spec.out_of_grammar && confidence >= self.threshold;
         let mut slots = BTreeMap::new();
         if intent != self.spec.out_of_grammar {
+            let allowed = self
+                .spec
+                .intent_slots
+                .as_ref()
+                .map(|m| m.get(&intent).cloned().unwrap_or_default());
             for slot in &self.spec.slots {
+                if allowed.as_ref().is_some_and(|a| !a.contains(&slot.name)) {
+                    continue;
+                }
                 let Some(scores) = find(&slot.output) else {
                     continue;
                 };

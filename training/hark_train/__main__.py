@@ -280,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     vc2.add_argument("--seed", type=int, default=0)
     vc2.add_argument("--out", default=None, help="write the report (JSON) here")
 
+    vm = sub.add_parser("vad-model", help="write the shipped VAD model (Silero) and its card")
+    vm.add_argument("--out", type=Path, required=True, help="output folder (models/)")
+    vm.add_argument("--report", default=None, help="a vad-compare report (JSON) for the card")
+
     kw = sub.add_parser("keyword", help="build the keyword model (synthesis to model card)")
     kw.add_argument("--data", type=Path, required=True, help="data folder (../shared/data)")
     kw.add_argument("--out", type=Path, required=True, help="output folder (models/)")
@@ -320,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.data is None and os.environ.get("HARK_DATA"):
             args.data = Path(os.environ["HARK_DATA"])
         return intent_main(args)
+    if args.command == "vad-model":
+        from .vadcompare import vad_model_args
+
+        return vad_model_args(args)
     if args.command == "vad-compare":
         from .vadcompare import main_args as vad_main
 
