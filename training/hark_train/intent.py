@@ -414,8 +414,10 @@ def save_examples(path: Path, feats: list[np.ndarray], **arrays) -> None:
 
 def load_examples(path: Path) -> tuple[list[np.ndarray], dict]:
     z = np.load(path, allow_pickle=False)
-    offs = np.concatenate([[0], np.cumsum(z["lens"])])
-    feats = [z["feats"][offs[i] : offs[i + 1]] for i in range(len(z["lens"]))]
+    lens = z["lens"]
+    flat = z["feats"]  # read once: each z[...] access reads the array from the file again
+    offs = np.concatenate([[0], np.cumsum(lens)])
+    feats = [flat[offs[i] : offs[i + 1]] for i in range(len(lens))]
     return feats, {k: z[k] for k in z.files if k not in ("feats", "lens")}
 
 

@@ -99,9 +99,11 @@ class UtteranceClassifier(nn.Module):
         conv_channels: int = 0,
         kernel: int = 5,
         stride: int = 1,
+        utterance_mean: bool = False,
     ) -> None:
         super().__init__()
         self.head_names = list(heads)
+        self.utterance_mean = utterance_mean
         self.kernel, self.stride = kernel, stride
         self.conv = (
             nn.Conv1d(n_features, conv_channels, kernel, stride=stride, padding=kernel // 2)
@@ -120,8 +122,17 @@ class UtteranceClassifier(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.heads = nn.ModuleList([nn.Linear(2 * width, n) for n in heads.values()])
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, T, F]`` → ``[B, T', C]`` (the convolution, when there is one)."""
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, T, F]`` → ``[B, T', C]``: with ``utterance_mean``, each feature's mean over the
+        utterance is subtracted first (level and channel invariance); then the convolution, when
+        there is one."""
+        if self.utterance_mean:
+            if lengths is None:
+                x = x - x.mean(dim=1, keepdim=True)
+            else:
+                mask = (torch.arange(x.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1)
+                mean = (x * mask).sum(dim=1, keepdim=True) / lengths[:, None, None].to(x.dtype)
+                x = (x - mean) * mask
         if self.conv is None:
             return x
         return torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
@@ -136,7 +147,7 @@ class UtteranceClassifier(nn.Module):
     def summary(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Mean- and max-pooled LSTM outputs, ``[B, 2·width]``. ``lengths`` (training on padded
         batches): the real frames of each row; padding is neither run nor pooled."""
-        h = self.encode(x)
+        h = self.encode(x, lengths)
         if lengths is None:
             y, _ = self.lstm(h)
             return self.drop(torch.cat([y.mean(dim=1), y.amax(dim=1)], dim=-1))
