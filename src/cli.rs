@@ -656,6 +656,14 @@ fn check_config(file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
             "# no configuration file found; the compiled-in defaults are in force"
         )?,
     }
-    write!(out, "{}", toml::to_string_pretty(&config)?)?;
+    let mut shown = config;
+    if !shown.mqtt.password.is_empty() {
+        // The configuration is printed to terminals and logs: never the broker password.
+        shown.mqtt.password = PASSWORD_SHOWN.into();
+    }
+    write!(out, "{}", toml::to_string_pretty(&shown)?)?;
     Ok(())
 }
+
+/// What `hark check-config` prints in place of a configured MQTT password.
+const PASSWORD_SHOWN: &str = "(set, not shown)";

@@ -367,6 +367,26 @@ fn configuration_errors_name_the_key_and_the_file() {
 }
 
 #[test]
+fn check_config_never_prints_the_mqtt_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hark.toml");
+    std::fs::write(
+        &file,
+        "[mqtt]\nusername = \"hark\"\npassword = \"s3cret-pw\"\n",
+    )
+    .unwrap();
+    let out = succeeds(
+        hark()
+            .args(["check-config", file.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(!out.contains("s3cret-pw"), "{out}");
+    assert!(out.contains("username = \"hark\""), "{out}");
+    assert!(out.contains("password = \"(set, not shown)\""), "{out}");
+}
+
+#[test]
 fn json_logs_are_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.npy");

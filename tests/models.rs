@@ -255,6 +255,11 @@ fn shipped_keyword_model_replays_its_golden_vectors() {
 }
 
 #[test]
+fn shipped_sentiment_model_replays_its_golden_vectors() {
+    replay_shipped_golden("sentiment");
+}
+
+#[test]
 fn shipped_vad_model_replays_its_golden_vectors() {
     replay_shipped_golden("vad");
 }
