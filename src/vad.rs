@@ -150,13 +150,14 @@ impl CommandVad {
     ) -> Self {
         let rate = model.spec().sample_rate as usize;
         let hangover_hops = settings.hangover_hops;
+        let vad_hop = settings.hop;
         let mut vad = Self::energy(settings);
         vad.neural = Some(NeuralGate {
             stream: crate::models::vad::VadStream::new(model),
             active: false,
             hangover_hops,
             hangover: 0,
-            recent: std::collections::VecDeque::with_capacity(rate / 2),
+            recent: std::collections::VecDeque::with_capacity(rate / 2 + vad_hop),
             recent_len: rate / 2,
         });
         vad
@@ -201,11 +202,10 @@ impl CommandVad {
             self.into_hop = (self.into_hop + take) % self.hop;
             let energy = self.energy.push(part).first().copied();
             if let Some(g) = self.neural.as_mut() {
-                if g.recent.len() + part.len() > g.recent_len {
-                    let excess = (g.recent.len() + part.len()).saturating_sub(g.recent_len);
-                    g.recent.drain(..excess.min(g.recent.len()));
-                }
-                g.recent.extend(part.iter().rev().take(g.recent_len).rev());
+                // `part` is at most one hop: the buffer never outgrows its capacity.
+                g.recent.extend(part);
+                let excess = g.recent.len().saturating_sub(g.recent_len);
+                g.recent.drain(..excess);
                 if g.active {
                     g.stream.push(part)?;
                 }

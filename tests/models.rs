@@ -320,3 +320,43 @@ fn non_finite_outputs_reset_the_stream_state() {
     assert!(max_diff(&after, &expected) <= 1e-6);
     assert_eq!(stream.non_finite_resets(), 1);
 }
+
+/// The command detector follows the energy detector until switched on, then the neural one (with
+/// the hangover), and back after `deactivate`; decisions stay one per hop throughout.
+#[test]
+fn command_vad_switches_between_detectors() {
+    use hark::vad::{CommandVad, EnergyVad, VadSettings};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = Arc::new(hark::models::vad::VadModel::load(&dir.join("models/vad.json")).unwrap());
+    let mut source =
+        hark::audio::FileSource::open(&dir.join("tests/fixtures/frontend/speech.wav")).unwrap();
+    let speech = hark::audio::read_all(&mut source).unwrap().samples;
+    // Loud steady noise: the energy detector calls its onset speech; Silero does not.
+    let noise: Vec<f32> = (0..16_000u32)
+        .map(|i| 0.3 * (((i.wrapping_mul(2_654_435_761) >> 8) % 1000) as f32 / 1000.0 - 0.5))
+        .collect();
+    let mut audio = vec![0.0f32; 8_000];
+    audio.extend(&noise);
+    let mut energy = EnergyVad::new(VadSettings::default());
+    let want_energy = energy.push(&audio).to_vec();
+    assert!(
+        want_energy[50..].iter().any(|d| *d),
+        "the energy detector hears the noise"
+    );
+    let mut vad = CommandVad::with_model(VadSettings::default(), Arc::clone(&model));
+    assert!(vad.has_model());
+    assert_eq!(vad.push(&audio).unwrap(), want_energy.as_slice());
+    vad.activate().unwrap();
+    let neural_noise = vad.push(&noise).unwrap().to_vec();
+    assert_eq!(neural_noise.len(), noise.len() / 160);
+    let tail = &neural_noise[40..];
+    assert!(tail.iter().all(|d| !d), "noise is not speech for Silero");
+    let neural_speech = vad.push(&speech).unwrap().to_vec();
+    assert_eq!(neural_speech.len(), speech.len() / 160);
+    assert!(neural_speech.iter().filter(|d| **d).count() > neural_speech.len() / 2);
+    vad.deactivate();
+    // Back on the energy detector, whose hangover still holds the speech, then lets go.
+    let after = vad.push(&vec![0.0f32; 3_200]).unwrap().to_vec();
+    assert_eq!(after.len(), 20);
+    assert!(!after[19], "{after:?}");
+}
