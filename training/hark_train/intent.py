@@ -550,49 +550,64 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
         stride=cfg.stride,
         dropout=0.25,
     )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    intents, slots = data["train_intent"], data["train_slots"]
+
+    def loss_of(outs, idx):
+        loss = torch.nn.functional.cross_entropy(outs[0], torch.from_numpy(intents[idx]))
+        for h in range(1, len(outs)):
+            loss = loss + torch.nn.functional.cross_entropy(
+                outs[h], torch.from_numpy(slots[idx, h - 1])
+            )
+        return loss
+
+    def validate(model):
+        post = predict(model, data["valid_feats"], mean, std)
+        val = score(decode(post, spec, cfg.threshold), data["valid_clips"], spec)
+        metric = (val["command_acceptance"] or 0.0) - (val.get("false_acceptance") or 0.0)
+        return metric, {"valid": val}
+
+    return fit(model, data["train_feats"], mean, std, loss_of, validate, cfg, "intent")
+
+
+def fit(model, feats, mean, std, loss_of, validate, cfg, name: str, weight_decay: float = 0.0):
+    """The utterance models' training loop: Adam on length-bucketed padded batches with
+    SpecAugment, ``cfg.batches_per_round`` batches between validations, the learning rate halved
+    when the validation metric stalls, stopped at ``cfg.minutes`` or after ``cfg.patience`` rounds
+    without progress; the best round's weights are kept. ``loss_of(outputs, batch_indices)`` and
+    ``validate(model) -> (metric, record)`` make it an intent or a sentiment trainer."""
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
-    feats, intents, slots = data["train_feats"], data["train_intent"], data["train_slots"]
     lengths = np.array([len(f) for f in feats])
     rng = np.random.default_rng(cfg.seed)
     best, best_state, bad, history = -1.0, None, 0, []
-    n_rounds = 1 if cfg.tiny else cfg.max_epochs
     per_round = 2 if cfg.tiny else cfg.batches_per_round
     t0 = time.perf_counter()
     batches = rounds(lengths, cfg.batch, per_round, rng)
-    for epoch in range(n_rounds):
+    for epoch in range(1 if cfg.tiny else cfg.max_epochs):
         if not cfg.tiny and time.perf_counter() - t0 > cfg.minutes * 60:
-            log.info("intent: training time budget (%.0f min) spent", cfg.minutes)
+            log.info("%s: training time budget (%.0f min) spent", name, cfg.minutes)
             break
         model.train()
-        total, nb = 0.0, 0
+        total = 0.0
         for idx in _bar(next(batches), per_round, f"round {epoch}", cfg.progress):
             x, ln = _pad(feats, idx, mean, std, rng)
-            outs = model.logits(x, ln)
-            loss = torch.nn.functional.cross_entropy(outs[0], torch.from_numpy(intents[idx]))
-            for h in range(1, len(outs)):
-                loss = loss + torch.nn.functional.cross_entropy(
-                    outs[h], torch.from_numpy(slots[idx, h - 1])
-                )
+            loss = loss_of(model.logits(x, ln), idx)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             total += loss.item()
-            nb += 1
-        post = predict(model, data["valid_feats"], mean, std)
-        val = score(decode(post, spec, cfg.threshold), data["valid_clips"], spec)
-        metric = (val["command_acceptance"] or 0.0) - (val.get("false_acceptance") or 0.0)
+        metric, record = validate(model)
         sched.step(metric)
         history.append(
             {
                 "epoch": epoch,
-                "train_loss": round(total / max(nb, 1), 4),
-                "valid": val,
+                "train_loss": round(total / per_round, 4),
+                **record,
                 "elapsed_s": round(time.perf_counter() - t0, 1),
             }
         )
-        log.info("epoch %d: %s", epoch, history[-1])
+        log.info("%s: round %d: %s", name, epoch, history[-1])
         if metric > best + 1e-4:
             best, bad = metric, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

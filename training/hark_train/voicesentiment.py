@@ -40,19 +40,17 @@ from .export import export_utterance, git_commit
 from .features import FrontEndParams
 from .intent import (
     _G,
-    _bar,
     _draw_voice,
     _floor_noise,
     _map,
     _noise_clips,
-    _pad,
     _rng,
     _speech_power,
+    fit,
     mix_noise,
     pad_command,
     predict,
     real_sets,
-    rounds,
     voice_pools,
 )
 from .nets import UtteranceClassifier, parameter_count
@@ -232,54 +230,18 @@ def train(cfg: SentimentConfig, feats, labels, valid_feats, valid_labels, mean, 
     weights = torch.tensor(
         counts.sum() / (len(LABELS) * np.maximum(counts, 1)), dtype=torch.float32
     )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
-    lengths = np.array([len(f) for f in feats])
-    rng = np.random.default_rng(cfg.seed)
-    best, best_state, bad, history = -1.0, None, 0, []
-    t0 = time.perf_counter()
-    per_round = 2 if cfg.tiny else cfg.batches_per_round
-    batches = rounds(lengths, cfg.batch, per_round, rng)
-    for epoch in range(1 if cfg.tiny else cfg.max_epochs):
-        if not cfg.tiny and time.perf_counter() - t0 > cfg.minutes * 60:
-            log.info("sentiment: training time budget (%.0f min) spent", cfg.minutes)
-            break
-        model.train()
-        total, nb = 0.0, 0
-        for idx in _bar(next(batches), per_round, f"round {epoch}", cfg.progress):
-            x, ln = _pad(feats, idx, mean, std, rng)
-            (z,) = model.logits(x, ln)
-            loss = torch.nn.functional.cross_entropy(
-                z, torch.from_numpy(labels[idx]), weight=weights
-            )
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            total += loss.item()
-            nb += 1
+
+    def loss_of(outs, idx):
+        return torch.nn.functional.cross_entropy(
+            outs[0], torch.from_numpy(labels[idx]), weight=weights
+        )
+
+    def validate(model):
         (post,) = predict(model, valid_feats, mean, std)
         val = recall_scores(list(valid_labels), list(post.argmax(1)))
-        sched.step(val["uar"] or 0.0)
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": round(total / max(nb, 1), 4),
-                "valid_uar": val["uar"],
-                "elapsed_s": round(time.perf_counter() - t0, 1),
-            }
-        )
-        log.info("epoch %d: %s", epoch, history[-1])
-        if (val["uar"] or 0.0) > best + 1e-4:
-            best, bad = val["uar"] or 0.0, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return model.eval(), history
+        return val["uar"] or 0.0, {"valid_uar": val["uar"]}
+
+    return fit(model, feats, mean, std, loss_of, validate, cfg, "sentiment", weight_decay=1e-5)
 
 
 def run(cfg: SentimentConfig) -> dict:

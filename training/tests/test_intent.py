@@ -221,3 +221,30 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
         assert 0.0 <= meta["evaluation"][cond]["command_acceptance"] <= 1.0
     for ext in (".onnx", ".golden.json", ".md"):
         assert (cfg.out / f"intent{ext}").exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
+def test_tiny_sentiment_pipeline(tmp_path: Path) -> None:
+    """``python -m hark_train sentiment --tiny``: RAVDESS split by actor, synthetic feedback,
+    one round, evaluation per held-out set, export with the non-commercial licence stated."""
+    from hark_train.texts import data_dir
+    from hark_train.voicesentiment import LABELS, SentimentConfig, run
+
+    data = data_dir()
+    if not ravdess(data):
+        pytest.skip("no RAVDESS in the data folder")
+    cfg = SentimentConfig(
+        data=data,
+        out=tmp_path / "models",
+        work=tmp_path / "work" / "sentiment",
+        jobs=1,
+        progress=False,
+        tiny=True,
+    )
+    meta = run(cfg)
+    assert meta["kind"] == "sentiment" and meta["labels"] == LABELS
+    assert meta["features"] == "logmel" and len(meta["frontend"]["mean"]) == 40
+    test = meta["evaluation"]["ravdess_test_actors"]["clean"]
+    assert 0.0 <= test["uar"] <= 1.0 and test["n"] > 0
+    assert "non-commercial" in meta["training"]["licence"]
+    assert "CC BY-NC-SA" in (cfg.out / "sentiment.md").read_text()
