@@ -360,3 +360,51 @@ fn command_vad_switches_between_detectors() {
     assert_eq!(after.len(), 20);
     assert!(!after[19], "{after:?}");
 }
+
+/// A `vad` model whose metadata does not hold together is refused, naming the file and the
+/// problem; one whose graph is missing names the graph.
+#[test]
+fn bad_vad_metadata_is_refused_clearly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("vad.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
+        (
+            "threshold",
+            Box::new(|v| v["vad"]["threshold"] = 1.5.into()),
+        ),
+        ("window", Box::new(|v| v["vad"]["context"] = 600.into())),
+        (
+            "`vad`",
+            Box::new(|v| {
+                v.as_object_mut()
+                    .unwrap()
+                    .remove("vad")
+                    .map(|_| ())
+                    .unwrap()
+            }),
+        ),
+    ];
+    for (want, change) in cases {
+        let mut v = good.clone();
+        change(&mut v);
+        let path = tmp.path().join("vad.json");
+        std::fs::write(&path, v.to_string()).unwrap();
+        let err = hark::models::vad::VadModel::load(&path)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("vad.json") && err.contains(want),
+            "{want}: {err}"
+        );
+    }
+    let path = tmp.path().join("vad.json");
+    std::fs::write(&path, good.to_string()).unwrap();
+    let err = hark::models::vad::VadModel::load(&path)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("vad.onnx"), "{err}");
+}
