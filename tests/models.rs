@@ -361,6 +361,9 @@ fn command_vad_switches_between_detectors() {
     assert!(!after[19], "{after:?}");
 }
 
+/// A change made to a copy of the shipped metadata.
+type Edit = fn(&mut serde_json::Value);
+
 /// A `vad` model whose metadata does not hold together is refused, naming the file and the
 /// problem; one whose graph is missing names the graph.
 #[test]
@@ -369,22 +372,12 @@ fn bad_vad_metadata_is_refused_clearly() {
     let good: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("vad.json")).unwrap()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 3] = [
-        (
-            "threshold",
-            Box::new(|v| v["vad"]["threshold"] = 1.5.into()),
-        ),
-        ("window", Box::new(|v| v["vad"]["context"] = 600.into())),
-        (
-            "`vad`",
-            Box::new(|v| {
-                v.as_object_mut()
-                    .unwrap()
-                    .remove("vad")
-                    .map(|_| ())
-                    .unwrap()
-            }),
-        ),
+    let cases: [(&str, Edit); 3] = [
+        ("threshold", |v| v["vad"]["threshold"] = 1.5.into()),
+        ("window", |v| v["vad"]["context"] = 600.into()),
+        ("`vad`", |v| {
+            v.as_object_mut().unwrap().remove("vad");
+        }),
     ];
     for (want, change) in cases {
         let mut v = good.clone();
