@@ -293,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     kw.add_argument("--steps", type=int, default=None, help="training steps (overrides minutes)")
     kw.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     kw.add_argument("--checkpoint", default=None, help="skip training: evaluate/export this")
+    kw.add_argument("--init", default=None, help="continue training from this checkpoint")
+    kw.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     kw.add_argument("--eval-hours", type=float, default=2.0, help="least real negative hours")
     kw.add_argument("--no-progress", action="store_true", help="no progress bars")
     kw.add_argument("--eval-limit", type=int, default=None, help=argparse.SUPPRESS)

@@ -50,6 +50,7 @@ from .export import export_utterance, git_commit
 from .features import FrontEndParams
 from .grammar import OUT_OF_GRAMMAR, Context, Phrase, load_context
 from .nets import UtteranceClassifier, parameter_count
+from .phonemes import BLANK, encode, inventory, phonemize_all
 from .streams import FastLogMel
 from .synth import Item, cache_path, draw_settings, stable_int, synthesize
 from .tokenizer import tokenize
@@ -84,12 +85,16 @@ class IntentConfig:
     max_epochs: int = 60
     batches_per_round: int = 120
     minutes: float = 25.0
-    patience: int = 6
+    patience: int = 9
+    #: Rounds before early stopping and learning-rate decay may act.
+    min_rounds: int = 15
     batch: int = 32
     lr: float = 2e-3
     hidden: int = 64
     conv_channels: int = 64
     stride: int = 4
+    #: Weight of the auxiliary phoneme CTC loss (``phonemes``); 0 trains on the labels alone.
+    ctc_weight: float = 0.5
     threshold: float = 0.5
     jobs: int = 2
     progress: bool = True
@@ -471,7 +476,7 @@ def _spec_augment(f: np.ndarray, rng) -> np.ndarray:
             s = int(rng.integers(0, max(1, len(f) - w)))
             f[s : s + w] = 0.0
     if rng.random() < 0.5:
-        w = int(rng.integers(0, 7))
+        w = int(rng.integers(0, min(7, f.shape[1])))
         s = int(rng.integers(0, f.shape[1] - w))
         f[:, s : s + w] = 0.0
     return f
@@ -551,35 +556,103 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
         dropout=0.25,
     )
     intents, slots = data["train_intent"], data["train_slots"]
+    phones = data.get("train_phones")
+    n_phones = data.get("n_phones", 0)
+    use_ctc = cfg.ctc_weight > 0 and phones is not None and n_phones > 0
+    ctc_head = torch.nn.Linear(model.width, n_phones + 1) if use_ctc else None
 
-    def loss_of(outs, idx):
+    def forward(m, x, ln):
+        y, lens = m.frames(x, ln)
+        pooled = m.pool(y, lens)
+        return [head(pooled) for head in m.heads], y, lens
+
+    def loss_of(res, idx):
+        outs, y, lens = res
         loss = torch.nn.functional.cross_entropy(outs[0], torch.from_numpy(intents[idx]))
         for h in range(1, len(outs)):
             loss = loss + torch.nn.functional.cross_entropy(
                 outs[h], torch.from_numpy(slots[idx, h - 1])
             )
+        if ctc_head is not None:
+            rows = [r for r, i in enumerate(idx) if phones[i] is not None]
+            if rows:
+                sel = torch.tensor(rows)
+                logp = ctc_head(y[sel]).log_softmax(-1).transpose(0, 1)
+                tg = [torch.as_tensor(phones[idx[r]], dtype=torch.long) for r in rows]
+                loss = loss + cfg.ctc_weight * torch.nn.functional.ctc_loss(
+                    logp,
+                    torch.cat(tg) if tg else torch.zeros(0, dtype=torch.long),
+                    lens[sel],
+                    torch.tensor([len(t) for t in tg]),
+                    blank=BLANK,
+                    zero_infinity=True,
+                )
         return loss
 
     def validate(model):
         post = predict(model, data["valid_feats"], mean, std)
         val = score(decode(post, spec, cfg.threshold), data["valid_clips"], spec)
-        metric = (val["command_acceptance"] or 0.0) - (val.get("false_acceptance") or 0.0)
-        return metric, {"valid": val}
+        # Label accuracy over commands and chatter breaks ties while acceptance is still zero.
+        truth = np.array([c.intent for c in data["valid_clips"]])
+        val["label_accuracy"] = round(float(np.mean(post[0].argmax(axis=1) == truth)), 4)
+        rows = np.arange(len(truth))
+        nll = -np.log(post[0][rows, truth] + 1e-9).mean()
+        for h in range(1, len(post)):
+            want = np.array([c.slots[h - 1] for c in data["valid_clips"]])
+            nll += -np.log(post[h][rows, want] + 1e-9).mean()
+        metric = (
+            (val["command_acceptance"] or 0.0)
+            - (val.get("false_acceptance") or 0.0)
+            + 1e-3 * val["label_accuracy"]
+        )
+        return metric, {"valid": val, "valid_loss": round(float(nll), 4)}
 
-    return fit(model, data["train_feats"], mean, std, loss_of, validate, cfg, "intent")
+    return fit(
+        model,
+        data["train_feats"],
+        mean,
+        std,
+        loss_of,
+        validate,
+        cfg,
+        "intent",
+        forward=forward,
+        extra_modules=[ctc_head] if ctc_head is not None else [],
+    )
 
 
-def fit(model, feats, mean, std, loss_of, validate, cfg, name: str, weight_decay: float = 0.0):
+def fit(
+    model,
+    feats,
+    mean,
+    std,
+    loss_of,
+    validate,
+    cfg,
+    name: str,
+    weight_decay: float = 0.0,
+    forward=None,
+    extra_modules: list | None = None,
+):
     """The utterance models' training loop: Adam on length-bucketed padded batches with
     SpecAugment, ``cfg.batches_per_round`` batches between validations, the learning rate halved
-    when the validation metric stalls, stopped at ``cfg.minutes`` or after ``cfg.patience`` rounds
-    without progress; the best round's weights are kept. ``loss_of(outputs, batch_indices)`` and
-    ``validate(model) -> (metric, record)`` make it an intent or a sentiment trainer."""
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
+    after every 3 rounds without progress (a better validation metric, or a lower validation loss
+    where ``validate`` reports one), stopped at ``cfg.minutes`` or after ``cfg.patience`` rounds
+    without progress, neither before ``cfg.min_rounds``; the best round's weights are kept.
+    ``loss_of(outputs, batch_indices)`` and ``validate(model) -> (metric, record)`` make it an
+    intent or a sentiment trainer;
+    ``forward(model, x, lengths)`` (default: the heads' logits) gives what ``loss_of`` takes, and
+    ``extra_modules`` are trained along (auxiliary heads that are not exported)."""
+    extra_modules = extra_modules or []
+    params = list(model.parameters()) + [p for m in extra_modules for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=weight_decay)
+    forward = forward or (lambda m, x, ln: m.logits(x, ln))
     lengths = np.array([len(f) for f in feats])
     rng = np.random.default_rng(cfg.seed)
-    best, best_state, bad, history = -1.0, None, 0, []
+    best, best_loss, best_state, bad, history = -math.inf, math.inf, None, 0, []
+    # A recurrent network's metric can sit at zero for many rounds before it takes off: neither
+    # stop nor slow down before ``min_rounds``.
+    warmup = getattr(cfg, "min_rounds", 0)
     per_round = 2 if cfg.tiny else cfg.batches_per_round
     t0 = time.perf_counter()
     batches = rounds(lengths, cfg.batch, per_round, rng)
@@ -588,17 +661,18 @@ def fit(model, feats, mean, std, loss_of, validate, cfg, name: str, weight_decay
             log.info("%s: training time budget (%.0f min) spent", name, cfg.minutes)
             break
         model.train()
+        for m in extra_modules:
+            m.train()
         total = 0.0
         for idx in _bar(next(batches), per_round, f"round {epoch}", cfg.progress):
             x, ln = _pad(feats, idx, mean, std, rng)
-            loss = loss_of(model.logits(x, ln), idx)
+            loss = loss_of(forward(model, x, ln), idx)
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
             total += loss.item()
         metric, record = validate(model)
-        sched.step(metric)
         history.append(
             {
                 "epoch": epoch,
@@ -608,13 +682,22 @@ def fit(model, feats, mean, std, loss_of, validate, cfg, name: str, weight_decay
             }
         )
         log.info("%s: round %d: %s", name, epoch, history[-1])
+        # Progress is a better metric or, while the metric is flat, a lower validation loss.
+        vloss = record.get("valid_loss", math.inf)
+        progress = metric > best + 1e-4 or vloss < best_loss - 1e-3
         if metric > best + 1e-4:
-            best, bad = metric, 0
+            best = metric
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
+        best_loss = min(best_loss, vloss)
+        if progress:
+            bad = 0
+        elif epoch >= warmup:
             bad += 1
             if bad >= cfg.patience:
                 break
+            if bad % 3 == 0:  # halve the learning rate after every 3 rounds without progress
+                for g in opt.param_groups:
+                    g["lr"] *= 0.5
     if best_state is not None:
         model.load_state_dict(best_state)
     return model.eval(), history
@@ -652,6 +735,23 @@ def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train
     ]
     valid_feats = [fs[2 if len(fs) > 2 else 0] for fs in _map(_eval_worker, vtasks, cfg, "valid")]
     return train_feats, t_int, t_slot, valid_feats
+
+
+def example_texts(train_clips, variants: int, n_examples: int) -> list[str | None]:
+    """What each training example says, in ``make_examples``' order: ``variants`` copies of each
+    training clip, then real speech and noise alone (``None``: no transcription to learn from)."""
+    texts: list[str | None] = [c.text for c in train_clips for _ in range(variants)]
+    if len(texts) > n_examples:
+        raise ValueError(f"{len(texts)} clip examples but only {n_examples} examples")
+    return texts + [None] * (n_examples - len(texts))
+
+
+def phoneme_targets(texts: list[str | None], cache: Path) -> tuple[list, list[str]]:
+    """CTC targets per example (``None`` where the words are unknown) and the inventory."""
+    known = phonemize_all([t for t in texts if t], cache)
+    inv = inventory([known[t] for t in texts if t])
+    out = [encode(known[t], inv) if t else None for t in texts]
+    return out, inv
 
 
 # 5. Run ----------------------------------------------------------------------------------------
@@ -735,7 +835,11 @@ def run(cfg: IntentConfig) -> dict:
     )
     mean = stacked.mean(axis=0).astype(np.float32)
     std = np.maximum(stacked.std(axis=0), 1e-3).astype(np.float32)
+    texts = example_texts(train_clips, cfg.variants, len(train_feats))
+    phones, inv = phoneme_targets(texts, cfg.work / "phonemes.json") if cfg.ctc_weight else ([], [])
     data = {
+        "train_phones": phones or None,
+        "n_phones": len(inv),
         "train_feats": train_feats,
         "train_intent": np.array(t_int, np.int64),
         "train_slots": np.array(t_slot, np.int64).reshape(len(t_slot), len(spec["slots"])),

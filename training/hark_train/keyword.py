@@ -93,6 +93,8 @@ class Config:
     layers: int = 1
     lr: float = 2e-3
     checkpoint: Path | None = None
+    #: Continue training from this checkpoint's weights (a new cosine schedule from ``lr``).
+    init: Path | None = None
     eval_hours: float = 2.0
     command: str = ""
     tiny: bool = False  # test mode: few clips, few steps, light evaluation
@@ -404,6 +406,12 @@ def train(cfg: Config, spec: StreamSpec, mean, std, fe) -> tuple[object, dict]:
     model = StreamingKeywordNet(
         fe.p.n_mels, len(LABELS), conv_channels=cfg.conv, hidden=cfg.hidden, layers=cfg.layers
     )
+    prior_steps = 0
+    if cfg.init is not None:
+        ck = torch.load(cfg.init, map_location="cpu")
+        model.load_state_dict(ck["model"])
+        prior_steps = int(ck.get("step", 0)) + int(ck.get("prior_steps", 0))
+        print(f"train: continuing from {cfg.init} ({prior_steps} steps)", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     batcher = StreamBatcher(
         spec, _rng(cfg.seed, "train-streams"), fe, mean, std, cfg.batch, cfg.segment, cfg.stream_s
@@ -454,11 +462,21 @@ def train(cfg: Config, spec: StreamSpec, mean, std, fe) -> tuple[object, dict]:
         if step % 50 == 0 and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
         if step % 200 == 199 or step == total - 1:
-            torch.save({"model": model.state_dict(), "step": step + 1, "total": total}, ckpt_path)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "step": step + 1,
+                    "total": total,
+                    "prior_steps": prior_steps,
+                },
+                ckpt_path,
+            )
     wall = time.perf_counter() - t0
     print(f"train: {total} steps in {wall / 60:.1f} min, last loss {np.mean(losses[-50:]):.3f}")
     info = {
         "steps": total,
+        "prior_steps": prior_steps,
+        "init": str(cfg.init) if cfg.init else None,
         "batch": cfg.batch,
         "segment_frames": cfg.segment,
         "wall_min": round(wall / 60, 1),
@@ -1235,6 +1253,8 @@ def main_args(args) -> int:
         jobs=args.jobs,
         progress=not args.no_progress,
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        init=Path(args.init) if args.init else None,
+        lr=args.lr,
         eval_hours=args.eval_hours,
         eval_limit=args.eval_limit,
         command="python -m hark_train " + " ".join(sys.argv[1:]),

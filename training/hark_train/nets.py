@@ -144,23 +144,46 @@ class UtteranceClassifier(nn.Module):
         pad = self.kernel // 2
         return (lengths + 2 * pad - self.kernel) // self.stride + 1
 
-    def summary(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean- and max-pooled LSTM outputs, ``[B, 2·width]``. ``lengths`` (training on padded
-        batches): the real frames of each row; padding is neither run nor pooled."""
+    def frames(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top LSTM layer's output per encoded frame ``[B, T', width]`` and each row's
+        encoded length (``lengths``: the real frames of each row of a padded batch; padding is
+        not run)."""
         h = self.encode(x, lengths)
         if lengths is None:
             y, _ = self.lstm(h)
-            return self.drop(torch.cat([y.mean(dim=1), y.amax(dim=1)], dim=-1))
+            return y, torch.full((h.shape[0],), h.shape[1], dtype=torch.long)
         lens = self.encoded_lengths(lengths).clamp(min=1, max=h.shape[1])
         packed = nn.utils.rnn.pack_padded_sequence(
             h, lens.cpu(), batch_first=True, enforce_sorted=False
         )
         y, _ = self.lstm(packed)
         y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=h.shape[1])
-        mask = (torch.arange(h.shape[1])[None, :] < lens[:, None]).unsqueeze(-1)
+        return y, lens
+
+    @property
+    def width(self) -> int:
+        """Features per frame of ``frames``."""
+        return self.lstm.hidden_size * (2 if self.lstm.bidirectional else 1)
+
+    def pool(self, y: torch.Tensor, lens: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean- and max-pooled frames, ``[B, 2·width]``; padding is not pooled."""
+        if lens is None:
+            return self.drop(torch.cat([y.mean(dim=1), y.amax(dim=1)], dim=-1))
+        mask = (torch.arange(y.shape[1])[None, :] < lens[:, None]).unsqueeze(-1)
         mean = (y * mask).sum(dim=1) / lens[:, None].to(y.dtype)
         mx = y.masked_fill(~mask, float("-inf")).amax(dim=1)
         return self.drop(torch.cat([mean, mx], dim=-1))
+
+    def summary(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean- and max-pooled LSTM outputs, ``[B, 2·width]``. ``lengths`` (training on padded
+        batches): the real frames of each row; padding is neither run nor pooled."""
+        if lengths is None:
+            y, _ = self.frames(x)
+            return self.pool(y)
+        y, lens = self.frames(x, lengths)
+        return self.pool(y, lens)
 
     def logits(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         s = self.summary(x, lengths)

@@ -248,3 +248,41 @@ def test_tiny_sentiment_pipeline(tmp_path: Path) -> None:
     assert 0.0 <= test["uar"] <= 1.0 and test["n"] > 0
     assert "non-commercial" in meta["training"]["licence"]
     assert "CC BY-NC-SA" in (cfg.out / "sentiment.md").read_text()
+
+
+def _fit_with(metrics, losses, min_rounds: int, patience: int):
+    """Runs ``fit`` on a tiny model whose validation reports the scripted figures."""
+    from types import SimpleNamespace
+
+    from hark_train.intent import fit
+
+    torch.manual_seed(0)
+    model = UtteranceClassifier(4, {"a": 2}, hidden=4, layers=1)
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((12, 4)).astype(np.float16) for _ in range(8)]
+    labels = np.array([0, 1] * 4)
+    cfg = SimpleNamespace(
+        lr=1e-3, seed=0, tiny=False, batches_per_round=1, batch=4, max_epochs=len(metrics),
+        minutes=60.0, patience=patience, min_rounds=min_rounds, progress=False,
+    )  # fmt: skip
+    script = iter(zip(metrics, losses, strict=True))
+
+    def validate(_model):
+        m, v = next(script)
+        return m, {"valid_loss": v}
+
+    def loss_of(outs, idx):
+        return torch.nn.functional.cross_entropy(outs[0], torch.from_numpy(labels[idx]))
+
+    _, history = fit(model, feats, np.zeros(4), np.ones(4), loss_of, validate, cfg, "t")
+    return history
+
+
+def test_fit_waits_for_a_slow_start_and_counts_a_falling_loss_as_progress() -> None:
+    flat = [0.0] * 12
+    # Metric and loss flat: stops `patience` rounds after the warm-up, not before.
+    assert len(_fit_with(flat, [5.0] * 12, min_rounds=5, patience=3)) == 8
+    # A falling validation loss keeps it going while the metric is still zero.
+    assert len(_fit_with(flat, [5.0 - 0.1 * i for i in range(12)], 2, 3)) == 12
+    # A rising metric does too.
+    assert len(_fit_with([0.01 * i for i in range(12)], [5.0] * 12, 2, 3)) == 12

@@ -1,0 +1,57 @@
+"""Phoneme transcriptions for the auxiliary CTC loss: espeak-ng's ASCII output parsed into
+phoneme symbols, the inventory and CTC target encoding, and the example/text pairing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from hark_train.intent import example_texts, phoneme_targets
+from hark_train.phonemes import BLANK, encode, inventory, parse, phonemize, phonemize_all
+
+
+def test_parse_drops_stress_pauses_and_variant_digits() -> None:
+    assert parse("t_'3:_n O2_n_D_@2 k_'I_tS_@_n l_'aI_t") == [
+        "t", "3:", "n", "O", "n", "D", "@", "k", "I", "tS", "@", "n", "l", "aI", "t",
+    ]  # fmt: skip
+    assert parse("_:_!w ,a_:s d_I#_g") == ["w", "a", "s", "d", "I", "g"]
+    assert parse("") == []
+
+
+def test_encode_reserves_zero_for_the_blank() -> None:
+    inv = inventory([["t", "3:", "n"], ["O", "n"]])
+    assert inv == ["3:", "O", "n", "t"]
+    assert BLANK == 0
+    assert encode(["t", "3:", "n", "O", "n"], inv) == [4, 1, 3, 2, 3]
+    assert encode(["t", "unknown"], inv) == [4]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_phonemize_is_cached_and_tells_on_from_off(tmp_path: Path) -> None:
+    on, off = phonemize("turn on the light"), phonemize("turn off the light")
+    assert on != off and len(on) >= 8
+    cache = tmp_path / "ph.json"
+    got = phonemize_all(["turn on the light", "turn off the light"], cache)
+    assert got["turn on the light"] == on
+    assert cache.exists()
+    # Read back from the cache without calling espeak-ng again.
+    again = phonemize_all(["turn off the light"], cache)
+    assert again["turn off the light"] == off
+
+
+def test_example_texts_follow_the_order_of_the_examples() -> None:
+    clips = [SimpleNamespace(text="turn on"), SimpleNamespace(text="stop")]
+    assert example_texts(clips, 2, 6) == ["turn on", "turn on", "stop", "stop", None, None]
+    with pytest.raises(ValueError):
+        example_texts(clips, 2, 3)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_phoneme_targets_leave_unknown_speech_without_a_target(tmp_path: Path) -> None:
+    targets, inv = phoneme_targets(["stop", None, "stop it"], tmp_path / "ph.json")
+    assert targets[1] is None
+    assert targets[0] and targets[2][: len(targets[0])] == targets[0]
+    assert all(1 <= t <= len(inv) for t in targets[2])
