@@ -21,7 +21,9 @@
    0-20 dB SNR, gain -30..-3 dBFS); log-mel with the keyword model's front-end.
 4. **Training**: ``nets.UtteranceClassifier`` (strided Conv1d → 2-layer BiLSTM → mean+max pool →
    one softmax head for the intent and one per slot: absent or one of its values), Adam, padded
-   batches with lengths, SpecAugment, early stopping on validation command acceptance.
+   batches with lengths, SpecAugment, early stopping on validation command acceptance. While it
+   learns, a phoneme head on the LSTM frames (CTC against espeak-ng's transcription of the text,
+   ``phonemes``) gives the encoder a target at every frame; it is not exported.
 5. **Evaluation** on the held-out family: command acceptance (intent and every slot right) and
    intent accuracy, clean and with real noise never trained on at 24/18/12/6 dB SNR; false
    acceptance on real non-command speech (``keyword.real_split`` ``eval``) and on held-out
