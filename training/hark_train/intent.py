@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ from .augment import augment, gain, load_rirs, noise_segment
 from .export import export_utterance, git_commit
 from .features import FrontEndParams
 from .grammar import OUT_OF_GRAMMAR, Context, Phrase, load_context
-from .nets import UtteranceClassifier, parameter_count
+from .nets import UtteranceClassifier, parameter_count, utterance_state_from_onnx
 from .phonemes import BLANK, encode, inventory, phonemize_all
 from .streams import FastLogMel
 from .synth import Item, cache_path, draw_settings, stable_int, synthesize
@@ -100,6 +101,10 @@ class IntentConfig:
     threshold: float = 0.5
     jobs: int = 2
     progress: bool = True
+    #: Continue training from this exported model's weights (same context and architecture).
+    init: Path | None = None
+    #: The command line that ran the training (recorded in the metadata).
+    command: str = ""
     #: A few clips and one epoch: exercises every step in seconds (tests), not a usable model.
     tiny: bool = False
     timings: dict = field(default_factory=dict)
@@ -557,6 +562,9 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
         stride=cfg.stride,
         dropout=0.25,
     )
+    if cfg.init is not None:
+        model.load_state_dict(utterance_state_from_onnx(cfg.init, model))
+        log.info("intent: continuing from %s", cfg.init)
     intents, slots = data["train_intent"], data["train_slots"]
     phones = data.get("train_phones")
     n_phones = data.get("n_phones", 0)
@@ -869,7 +877,8 @@ def run(cfg: IntentConfig) -> dict:
     training = {
         "data": data_sources(),
         "context": str(cfg.context),
-        "command": f"python -m hark_train intent --context {cfg.context} --out {cfg.out}",
+        "command": cfg.command
+        or f"python -m hark_train intent --context {cfg.context} --out {cfg.out}",
         "commit": git_commit(REPO),
         "seed": cfg.seed,
         "date": _dt.date.today().isoformat(),
@@ -1137,6 +1146,10 @@ def main_args(args) -> int:
         jobs=args.jobs,
         progress=not args.no_progress,
         tiny=args.tiny,
+        init=Path(args.init) if args.init else None,
+        lr=args.lr,
+        min_rounds=args.min_rounds,
+        command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     meta = run(cfg)
     ev = meta["evaluation"]

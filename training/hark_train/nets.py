@@ -196,3 +196,34 @@ class UtteranceClassifier(nn.Module):
 def parameter_count(model: nn.Module) -> int:
     """Trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def utterance_state_from_onnx(path, model: UtteranceClassifier) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of ``model`` with the weights of an exported utterance graph
+    (``export.export_utterance``), to continue training a shipped model. ONNX LSTM weights
+    (gates i, o, f, c; input and recurrent biases side by side; one node per layer, both
+    directions) are reordered into PyTorch's layout (gates i, f, g, o)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    for k in state:
+        if not k.startswith("lstm.") and k in init:
+            state[k] = init[k]
+    lstms = [n for n in graph.node if n.op_type == "LSTM"]
+    if len(lstms) != model.lstm.num_layers:
+        raise ValueError(
+            f"{path}: {len(lstms)} LSTM layers, the network has {model.lstm.num_layers}"
+        )
+    hid = model.lstm.hidden_size
+    order = torch.cat([torch.arange(b * hid, (b + 1) * hid) for b in (0, 2, 3, 1)])
+    for layer, node in enumerate(lstms):
+        w, r, b = (init[name] for name in node.input[1:4])
+        for d, suffix in enumerate(["", "_reverse"][: w.shape[0]]):
+            state[f"lstm.weight_ih_l{layer}{suffix}"] = w[d][order]
+            state[f"lstm.weight_hh_l{layer}{suffix}"] = r[d][order]
+            state[f"lstm.bias_ih_l{layer}{suffix}"] = b[d][: 4 * hid][order]
+            state[f"lstm.bias_hh_l{layer}{suffix}"] = b[d][4 * hid :][order]
+    return state

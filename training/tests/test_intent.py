@@ -286,3 +286,36 @@ def test_fit_waits_for_a_slow_start_and_counts_a_falling_loss_as_progress() -> N
     assert len(_fit_with(flat, [5.0 - 0.1 * i for i in range(12)], 2, 3)) == 12
     # A rising metric does too.
     assert len(_fit_with([0.01 * i for i in range(12)], [5.0] * 12, 2, 3)) == 12
+
+
+def test_an_exported_model_continues_training_with_its_own_weights(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from hark_train.nets import utterance_state_from_onnx
+
+    torch.manual_seed(1)
+    heads = {"intent": 4, "slot_area": 3}
+    model = UtteranceClassifier(40, heads, hidden=8, layers=2, conv_channels=8, stride=3)
+    paths = export_utterance(
+        model,
+        tmp_path,
+        "intent",
+        kind="intent",
+        frontend=FrontEndParams(mean=[0.0] * 40, std=[1.0] * 40),
+        features="logmel",
+        labels=["A", "B", "C", OUT_OF_GRAMMAR],
+        output_names=list(heads),
+        extra={"intent": {"out_of_grammar": OUT_OF_GRAMMAR, "threshold": 0.5, "slots": []}},
+        training={"command": "test"},
+        n_features=40,
+    )
+    fresh = UtteranceClassifier(40, heads, hidden=8, layers=2, conv_channels=8, stride=3)
+    fresh.load_state_dict(utterance_state_from_onnx(paths["onnx"], fresh))
+    fresh.eval()
+    x = np.random.default_rng(0).standard_normal((1, 61, 40)).astype(np.float32)
+    sess = ort.InferenceSession(str(paths["onnx"]))
+    want = sess.run(None, {sess.get_inputs()[0].name: x})
+    with torch.no_grad():
+        got = fresh(torch.from_numpy(x))
+    for a, b in zip(want, got, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), atol=1e-5)
