@@ -5,8 +5,9 @@
 - ``python -m hark_train text-intent --context FILE --out DIR`` / ``text-sentiment --out DIR``:
   the text models (hark_train.textintent / textsentiment).
 - ``python -m hark_train intent --context FILE --out DIR [--data DATA]``: a speech-to-intent model
-  for any context (hark_train.intent); ``sentiment --data DATA --out DIR``: the sentiment of the
-  voice (hark_train.voicesentiment).
+  for any context (hark_train.intent); ``intent-check --context FILE --model-dir DIR``: the same
+  model scored through ``hark listen`` (hark_train.intentcheck); ``sentiment --data DATA --out
+  DIR``: the sentiment of the voice (hark_train.voicesentiment).
 - ``python -m hark_train keyword --data DATA --out models/ [--work DIR] [--seed S] [--minutes M]``:
   the keyword model, from synthesis to model card (hark_train.keyword).
 - ``python -m hark_train synth --out DIR [--words ...] [--negatives N] [--per-voice K]
@@ -265,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
     it.add_argument("--no-progress", action="store_true", help="no progress bars")
     it.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 
+    ic = sub.add_parser(
+        "intent-check", help="score a speech-to-intent model through `hark listen` (Rust)"
+    )
+    ic.add_argument("--context", type=Path, required=True, help="the model's context YAML")
+    ic.add_argument("--model-dir", type=Path, required=True, help="folder with intent.onnx/.json")
+    ic.add_argument("--work", default="~/.cache/hark/intent", help="the training cache")
+    ic.add_argument("--hark", type=Path, default=Path("target/release/hark"), help="hark binary")
+    ic.add_argument("--limit", type=int, default=200, help="held-out commands to check")
+    ic.add_argument("--name", default="intent", help="model file stem")
+
     se = sub.add_parser("sentiment", help="train and export the sentiment-of-the-voice model")
     se.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
     se.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
@@ -325,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         from .keyword import main_args
 
         return main_args(args)
+    if args.command == "intent-check":
+        from .intentcheck import main_args as check_main
+
+        return check_main(args)
     if args.command == "intent":
         from .intent import main_args as intent_main
 
