@@ -255,13 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     it.add_argument("--name", default="intent", help="model file stem (default: intent)")
     it.add_argument("--seed", type=int, default=0)
     it.add_argument("--per-intent", type=int, default=300, help="phrasings per intent")
-    it.add_argument("--epochs", type=int, default=60, help="most validation rounds")
+    it.add_argument("--epochs", type=int, default=400, help="most validation rounds")
     it.add_argument("--init", default=None, help="continue training from this intent .onnx")
     it.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
     it.add_argument(
         "--min-rounds", type=int, default=15, help="rounds before early stopping may act"
     )
-    it.add_argument("--minutes", type=float, default=25.0, help="training time budget")
+    it.add_argument("--minutes", type=float, default=90.0, help="training time budget")
     it.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     it.add_argument("--no-progress", action="store_true", help="no progress bars")
     it.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)

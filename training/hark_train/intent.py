@@ -79,15 +79,16 @@ class IntentConfig:
     seed: int = 0
     per_intent: int = 300
     heldout_per_intent: int = 40
+    #: At most this many out-of-grammar corpus sentences (fewer for a small context, see ``run``).
     oog_sentences: int = 1200
     variants: int = 2
     #: Real non-command clips used (one augmented copy each).
     real_speech: int = 800
     #: Validation rounds of ``batches_per_round`` batches; training stops at ``minutes``, or
     #: after ``patience`` rounds without progress.
-    max_epochs: int = 60
+    max_epochs: int = 400
     batches_per_round: int = 120
-    minutes: float = 25.0
+    minutes: float = 90.0
     patience: int = 9
     #: Rounds before early stopping and learning-rate decay may act.
     min_rounds: int = 15
@@ -774,6 +775,12 @@ def run(cfg: IntentConfig) -> dict:
     spec = label_spec(ctx)
     if cfg.tiny:
         cfg.per_intent, cfg.heldout_per_intent, cfg.oog_sentences, cfg.variants = 6, 2, 12, 1
+    else:
+        # Out-of-grammar examples in proportion to the commands (about a third of the examples),
+        # so that a small context is not drowned in chatter.
+        commands = cfg.per_intent * len(ctx.intent_names)
+        cfg.oog_sentences = min(cfg.oog_sentences, max(200, int(0.4 * commands)))
+        cfg.real_speech = min(cfg.real_speech, max(100, int(0.3 * commands)))
 
     def lap(name, t):
         cfg.timings[name] = round(time.perf_counter() - t, 1)
@@ -885,6 +892,7 @@ def run(cfg: IntentConfig) -> dict:
         "summary": summary,
         "history": history,
         "parameters": parameter_count(model),
+        "ctc_weight": cfg.ctc_weight,
         "architecture": {
             "conv_channels": cfg.conv_channels,
             "stride": cfg.stride,
@@ -1068,7 +1076,10 @@ model's front-end; normalisation in `{name}.json`). Outputs: `intent` (softmax o
 
 Architecture: Conv1d(40→{arch.get("conv_channels")}, kernel 5, stride {arch.get("stride")}) →
 ReLU → {arch.get("layers")}-layer bidirectional LSTM({arch.get("hidden")}) → mean and max over
-time → one linear softmax head per output. {tr.get("parameters")} parameters.
+time → one linear softmax head per output. {tr.get("parameters")} parameters. While training, a
+phoneme head on the LSTM frames learnt espeak-ng's transcription of each synthetic command (CTC,
+weight {tr.get("ctc_weight", "n/a")}), which gives the network a target at every frame; that head
+is not part of the exported graph.
 
 Built by `{tr["command"]}` at commit `{tr["commit"]}` (seed {tr["seed"]}, {tr.get("date")}).
 Time on this 2-core machine: {tr.get("timings_s")} (seconds per step).
