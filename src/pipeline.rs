@@ -92,6 +92,13 @@ pub enum PipelineError {
     },
 }
 
+/// Audio kept before the first speech of a command (`--mode command`), seconds: what the
+/// understanding models are evaluated with (0.2 s; training pads 0.05-0.4 s).
+const COMMAND_LEAD_S: f64 = 0.2;
+/// Audio kept after the last speech of a command, seconds (evaluated with 0.3 s; training pads
+/// 0.15-0.6 s).
+const COMMAND_TRAIL_S: f64 = 0.3;
+
 /// Something the pipeline understood.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -494,12 +501,13 @@ impl Pipeline {
         if n == 0 {
             return Ok(());
         }
-        let margin = self.seconds_to_frames(0.1) as usize;
+        let lead = self.seconds_to_frames(COMMAND_LEAD_S) as usize;
+        let trail = self.seconds_to_frames(COMMAND_TRAIL_S) as usize;
         let first = c.speech.iter().position(|s| *s);
         let last = c.speech.iter().rposition(|s| *s);
         let (lo, hi) = match (first, last) {
-            (Some(a), Some(b)) if !from_wake => (a.saturating_sub(margin), (b + margin + 1).min(n)),
-            (Some(_), Some(b)) => (0, (b + margin + 1).min(n)),
+            (Some(a), Some(b)) if !from_wake => (a.saturating_sub(lead), (b + trail + 1).min(n)),
+            (Some(_), Some(b)) => (0, (b + trail + 1).min(n)),
             _ => (0, n),
         };
         let min_frames = self.seconds_to_frames(self.capture_settings.min_command_s) as usize;

@@ -260,6 +260,11 @@ fn shipped_sentiment_model_replays_its_golden_vectors() {
 }
 
 #[test]
+fn shipped_intent_model_replays_its_golden_vectors() {
+    replay_shipped_golden("intent");
+}
+
+#[test]
 fn shipped_vad_model_replays_its_golden_vectors() {
     replay_shipped_golden("vad");
 }

@@ -879,6 +879,7 @@ def run(cfg: IntentConfig) -> dict:
         "families": sorted({c.item.voice.family for c in clips if c.split == "train"}),
         "holdout_voices": sorted({c.item.voice.id for c in clips if c.split == "holdout"}),
         "real_train_speech": len(train_speech),
+        "real_train_speech_used": min(cfg.real_speech, len(train_speech)),
         "real_eval_speech": len(eval_speech),
     }
     training = {
@@ -1089,7 +1090,8 @@ Time on this 2-core machine: {tr.get("timings_s")} (seconds per step).
 Only the context and synthetic speech: {summ.get("clips")} clips (train / validation / held-out
 / wake-word tails), {summ.get("examples")} training examples after augmentation; TTS families
 {summ.get("families")}; held out for evaluation: {summ.get("holdout_voices")}.
-{summ.get("real_train_speech")} real non-command clips as out-of-grammar examples.
+{summ.get("real_train_speech_used", summ.get("real_train_speech"))} real non-command clips (of
+{summ.get("real_train_speech")} set aside for training) as out-of-grammar examples.
 
 {data}
 
