@@ -423,7 +423,6 @@ fn mosquitto_receives_events_discovery_and_status() {
     };
     let dir = tempfile::tempdir().unwrap();
     let audio = speech_raw(1);
-    let want = expected(&audio, "default", None);
     let (_client, received) = subscribe(broker.port, "probe-mosquitto", false);
     let config = write_config(dir.path(), "");
     let url = format!("mqtt://127.0.0.1:{}", broker.port);
@@ -436,11 +435,12 @@ fn mosquitto_receives_events_discovery_and_status() {
         all.iter()
             .any(|(t, p, _)| t == "hark/default/status" && p == "offline")
     });
-    // The file is the same audio without the trailing silence: the same events.
+    // The file is the same audio without the trailing second of silence: the same events as
+    // that audio run in-process (the command ends where the file does, less than 0.3 s after
+    // the speech).
     let got = received.events();
     let speech_only = expected(&audio[..audio.len() - 16_000], "default", None);
     assert_eq!(got, speech_only);
-    assert_eq!(speech_only, want);
     let statuses: Vec<String> = received
         .all()
         .into_iter()
