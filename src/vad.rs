@@ -41,6 +41,33 @@ impl Default for VadSettings {
     }
 }
 
+/// Holds a speech decision for `hops` hops after the raw decision falls, bridging the gaps
+/// between syllables.
+#[derive(Debug, Clone)]
+struct Hangover {
+    hops: usize,
+    left: usize,
+}
+
+impl Hangover {
+    fn new(hops: usize) -> Self {
+        Self { hops, left: 0 }
+    }
+
+    /// The held decision for this hop's raw decision.
+    fn update(&mut self, speech: bool) -> bool {
+        if speech {
+            self.left = self.hops;
+            true
+        } else if self.left > 0 {
+            self.left -= 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Streaming energy VAD: feed samples, get one decision per hop.
 #[derive(Debug, Clone)]
 pub struct EnergyVad {
@@ -48,7 +75,7 @@ pub struct EnergyVad {
     floor_db: f32,
     accumulated: f64,
     count: usize,
-    hangover: usize,
+    hangover: Hangover,
     decisions: Vec<bool>,
 }
 
@@ -56,11 +83,11 @@ impl EnergyVad {
     /// A detector with `settings`.
     pub fn new(settings: VadSettings) -> Self {
         Self {
+            hangover: Hangover::new(settings.hangover_hops),
             settings,
             floor_db: -60.0,
             accumulated: 0.0,
             count: 0,
-            hangover: 0,
             decisions: Vec::new(),
         }
     }
@@ -99,15 +126,12 @@ impl EnergyVad {
             self.floor_db += s.floor_rise * (db - self.floor_db);
         }
         self.floor_db = self.floor_db.max(-100.0);
-        if loud {
-            self.hangover = s.hangover_hops;
-            true
-        } else if self.hangover > 0 {
-            self.hangover -= 1;
-            true
-        } else {
-            false
-        }
+        self.hangover.update(loud)
+    }
+
+    /// Samples of the hop in progress.
+    fn samples_into_hop(&self) -> usize {
+        self.count
     }
 }
 
@@ -117,15 +141,13 @@ pub struct CommandVad {
     energy: EnergyVad,
     neural: Option<NeuralGate>,
     hop: usize,
-    into_hop: usize,
     decisions: Vec<bool>,
 }
 
 struct NeuralGate {
     stream: crate::models::vad::VadStream,
     active: bool,
-    hangover_hops: usize,
-    hangover: usize,
+    hangover: Hangover,
     /// The last samples heard, to warm the detector when it is switched on.
     recent: std::collections::VecDeque<f32>,
     recent_len: usize,
@@ -138,7 +160,6 @@ impl CommandVad {
             hop: settings.hop,
             energy: EnergyVad::new(settings),
             neural: None,
-            into_hop: 0,
             decisions: Vec::new(),
         }
     }
@@ -155,8 +176,7 @@ impl CommandVad {
         vad.neural = Some(NeuralGate {
             stream: crate::models::vad::VadStream::new(model),
             active: false,
-            hangover_hops,
-            hangover: 0,
+            hangover: Hangover::new(hangover_hops),
             recent: std::collections::VecDeque::with_capacity(rate / 2 + vad_hop),
             recent_len: rate / 2,
         });
@@ -175,11 +195,8 @@ impl CommandVad {
             let (a, b) = g.recent.as_slices();
             g.stream.push(a)?;
             g.stream.push(b)?;
-            g.hangover = if g.stream.is_speech() {
-                g.hangover_hops
-            } else {
-                0
-            };
+            g.hangover.left = 0;
+            g.hangover.update(g.stream.is_speech());
             g.active = true;
         }
         Ok(())
@@ -196,10 +213,9 @@ impl CommandVad {
     pub fn push(&mut self, mut samples: &[f32]) -> Result<&[bool], crate::models::ModelError> {
         self.decisions.clear();
         while !samples.is_empty() {
-            let take = (self.hop - self.into_hop).min(samples.len());
+            let take = (self.hop - self.energy.samples_into_hop()).min(samples.len());
             let (part, rest) = samples.split_at(take);
             samples = rest;
-            self.into_hop = (self.into_hop + take) % self.hop;
             let energy = self.energy.push(part).first().copied();
             if let Some(g) = self.neural.as_mut() {
                 // `part` is at most one hop: the buffer never outgrows its capacity.
@@ -212,17 +228,7 @@ impl CommandVad {
             }
             let Some(energy) = energy else { continue };
             let decision = match self.neural.as_mut() {
-                Some(g) if g.active => {
-                    if g.stream.is_speech() {
-                        g.hangover = g.hangover_hops;
-                        true
-                    } else if g.hangover > 0 {
-                        g.hangover -= 1;
-                        true
-                    } else {
-                        false
-                    }
-                }
+                Some(g) if g.active => g.hangover.update(g.stream.is_speech()),
                 _ => energy,
             };
             self.decisions.push(decision);
