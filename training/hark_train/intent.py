@@ -592,7 +592,7 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
                 tg = [torch.as_tensor(phones[idx[r]], dtype=torch.long) for r in rows]
                 loss = loss + cfg.ctc_weight * torch.nn.functional.ctc_loss(
                     logp,
-                    torch.cat(tg) if tg else torch.zeros(0, dtype=torch.long),
+                    torch.cat(tg),
                     lens[sel],
                     torch.tensor([len(t) for t in tg]),
                     blank=BLANK,

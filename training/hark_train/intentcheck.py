@@ -23,25 +23,16 @@ import numpy as np
 from .audio import SAMPLE_RATE, read_audio, write_wav
 from .features import FrontEndParams, log_mel, normalise
 from .grammar import load_context
-from .intent import IntentConfig, _floor_noise, label_spec, plan_clips, score
+from .intent import IntentConfig, _floor_noise, decode, label_spec, plan_clips, score
 from .synth import cache_path
 
 
-def _reference(model_dir: Path, name: str, wav: np.ndarray, meta: dict, spec: dict) -> dict:
-    import onnxruntime as ort
-
+def _reference(sess, wav: np.ndarray, meta: dict, spec: dict) -> dict:
+    """The Python reference's answer: reference front-end, onnxruntime, the decoding rule."""
     params = FrontEndParams.from_dict(meta["frontend"])
     feats = normalise(log_mel(wav, params), params).astype(np.float32)
-    sess = _reference.sessions.setdefault(
-        name, ort.InferenceSession(str(model_dir / f"{name}.onnx"))
-    )
     post = sess.run(None, {sess.get_inputs()[0].name: feats[None]})
-    from .intent import decode
-
-    return decode([p for p in post], spec, meta["intent"]["threshold"])[0]
-
-
-_reference.sessions = {}
+    return decode(list(post), spec, meta["intent"]["threshold"])[0]
 
 
 def run_check(
@@ -87,13 +78,16 @@ def run_check(
                 "slots": dict(e["slots"]) if e else {},
             }
         )
-    ref = [_reference(model_dir, name, y, meta, spec) for y in audio]
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(model_dir / f"{name}.onnx"))
+    ref = [_reference(sess, y, meta, spec) for y in audio]
     # The reference on the very samples the runtime kept (its event's start and end).
     seg = []
     for p, y in zip(files, audio, strict=True):
         e = by_file.get(str(p))
         a, b = (int(e["start"] * SAMPLE_RATE), int(e["end"] * SAMPLE_RATE)) if e else (0, len(y))
-        seg.append(_reference(model_dir, name, y[a:b], meta, spec))
+        seg.append(_reference(sess, y[a:b], meta, spec))
     keys = ("intent", "understood", "slots")
     same = [all(a[k] == b[k] for k in keys) for a, b in zip(rust, seg, strict=True)]
     same_file = [all(a[k] == b[k] for k in keys) for a, b in zip(rust, ref, strict=True)]

@@ -108,9 +108,9 @@ def test_padded_batches_give_the_unpadded_result(conv: int) -> None:
                 np.testing.assert_allclose(batched[h][i].numpy(), z[0].numpy(), atol=1e-5)
 
 
-def test_strided_network_exports_and_matches(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    heads = {"intent": 3, "slot_area": 3}
+def _export_tiny_intent(tmp_path: Path, labels: list[str], **kw):
+    """A small strided intent network with heads ``intent`` and ``slot_area``, exported."""
+    heads = {"intent": len(labels), "slot_area": 3}
     model = UtteranceClassifier(40, heads, hidden=8, layers=2, conv_channels=8, stride=3)
     paths = export_utterance(
         model,
@@ -119,13 +119,19 @@ def test_strided_network_exports_and_matches(tmp_path: Path) -> None:
         kind="intent",
         frontend=FrontEndParams(mean=[0.0] * 40, std=[1.0] * 40),
         features="logmel",
-        labels=["A", "B", OUT_OF_GRAMMAR],
+        labels=labels,
         output_names=list(heads),
         extra={"intent": {"out_of_grammar": OUT_OF_GRAMMAR, "threshold": 0.5, "slots": []}},
         training={"command": "test"},
         n_features=40,
-        golden_frames=37,
+        **kw,
     )
+    return heads, paths
+
+
+def test_strided_network_exports_and_matches(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    _, paths = _export_tiny_intent(tmp_path, ["A", "B", OUT_OF_GRAMMAR], golden_frames=37)
     meta = json.loads(paths["json"].read_text())
     assert [o["name"] for o in meta["io"]["outputs"]] == ["intent", "slot_area"]
     assert meta["features"] == "logmel"
@@ -294,21 +300,7 @@ def test_an_exported_model_continues_training_with_its_own_weights(tmp_path: Pat
     from hark_train.nets import utterance_state_from_onnx
 
     torch.manual_seed(1)
-    heads = {"intent": 4, "slot_area": 3}
-    model = UtteranceClassifier(40, heads, hidden=8, layers=2, conv_channels=8, stride=3)
-    paths = export_utterance(
-        model,
-        tmp_path,
-        "intent",
-        kind="intent",
-        frontend=FrontEndParams(mean=[0.0] * 40, std=[1.0] * 40),
-        features="logmel",
-        labels=["A", "B", "C", OUT_OF_GRAMMAR],
-        output_names=list(heads),
-        extra={"intent": {"out_of_grammar": OUT_OF_GRAMMAR, "threshold": 0.5, "slots": []}},
-        training={"command": "test"},
-        n_features=40,
-    )
+    heads, paths = _export_tiny_intent(tmp_path, ["A", "B", "C", OUT_OF_GRAMMAR])
     fresh = UtteranceClassifier(40, heads, hidden=8, layers=2, conv_channels=8, stride=3)
     fresh.load_state_dict(utterance_state_from_onnx(paths["onnx"], fresh))
     fresh.eval()
@@ -319,3 +311,7 @@ def test_an_exported_model_continues_training_with_its_own_weights(tmp_path: Pat
         got = fresh(torch.from_numpy(x))
     for a, b in zip(want, got, strict=True):
         np.testing.assert_allclose(a, b.numpy(), atol=1e-5)
+    # A network of another depth is refused, naming the file.
+    shallow = UtteranceClassifier(40, heads, hidden=8, layers=1, conv_channels=8, stride=3)
+    with pytest.raises(ValueError, match="intent.onnx"):
+        utterance_state_from_onnx(paths["onnx"], shallow)
