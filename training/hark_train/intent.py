@@ -564,7 +564,10 @@ def train(cfg: IntentConfig, spec: dict, data: dict, mean, std) -> tuple[Utteran
         dropout=0.25,
     )
     if cfg.init is not None:
-        model.load_state_dict(utterance_state_from_onnx(cfg.init, model))
+        try:
+            model.load_state_dict(utterance_state_from_onnx(cfg.init, model))
+        except RuntimeError as e:  # shapes of another context or architecture
+            raise ValueError(f"{cfg.init} does not fit this context's network: {e}") from e
         log.info("intent: continuing from %s", cfg.init)
     intents, slots = data["train_intent"], data["train_slots"]
     phones = data.get("train_phones")
