@@ -170,7 +170,7 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
     })?);
 
     if let Some(model) = &models.keyword {
-        let normaliser = Normaliser::new(model.frontend(), dim);
+        let mut normaliser = Normaliser::new(model.frontend(), dim);
         let mut normalised = Vec::with_capacity(frames.len());
         for f in frames.chunks(dim) {
             normaliser.apply(f, &mut normalised);

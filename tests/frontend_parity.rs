@@ -1,6 +1,7 @@
 //! The Rust front-end against the Python reference's golden fixtures (`tests/fixtures/frontend`,
 //! written by `python -m hark_train fixtures`): log-mel and MFCC agree within 1e-4 absolute, for
-//! every parameter set, whether the audio is fed whole or in chunks.
+//! every parameter set, whether the audio is fed whole or in chunks; PCEN of the log-mel (the
+//! keyword model's input) agrees within the same 1e-4.
 
 mod common;
 
@@ -9,7 +10,8 @@ use std::fs::File;
 use std::path::Path;
 
 use hark::audio::{AudioSource, FileSource, read_all};
-use hark::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, npy};
+use hark::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, Pcen, npy};
+use hark::models::set::Normaliser;
 
 /// Largest absolute difference allowed between Rust and Python features.
 const TOLERANCE: f32 = 1e-4;
@@ -86,5 +88,38 @@ fn streaming_in_odd_chunks_matches_the_reference_too() {
             cols: 13,
         };
         assert!(max_diff(&got, &want) <= TOLERANCE, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn pcen_matches_python_reference_frame_by_frame() {
+    let path = common::fixtures().join("frontend/pcen.json");
+    let params: FrontEndParams = serde_json::from_reader(File::open(path).unwrap()).unwrap();
+    params.validate().unwrap();
+    let settings = params.pcen.expect("pcen.json has pcen settings");
+    for stem in ["speech", "quiet_speech", "tones_noise"] {
+        let audio = samples(stem);
+        let mut fe = FrontEnd::new(params.clone(), FeatureKind::LogMel).unwrap();
+        let mel = fe.compute_all(&audio).unwrap();
+        let want = expected(stem, "default", "pcen");
+        // Through `Pcen` directly, and through the model normaliser (no mean/std: identity).
+        let mut pcen = Pcen::new(settings, mel.cols);
+        let mut data = mel.data.clone();
+        for row in data.chunks_mut(mel.cols) {
+            pcen.apply(row);
+        }
+        let got = FeatureMatrix {
+            data,
+            ..mel.clone()
+        };
+        let diff = max_diff(&got, &want);
+        assert!(diff <= TOLERANCE, "{stem}: PCEN differs by {diff}");
+        let mut normaliser = Normaliser::new(&params, mel.cols);
+        let mut data = Vec::new();
+        for row in mel.data.chunks(mel.cols) {
+            normaliser.apply(row, &mut data);
+        }
+        let got = FeatureMatrix { data, ..mel };
+        assert!(max_diff(&got, &want) <= TOLERANCE, "{stem}: normaliser");
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::FrontEndError;
+use super::{FrontEndError, PcenParams};
 
 /// Analysis window applied to each frame before the FFT (periodic forms, as
 /// `scipy.signal.get_window(name, n, fftbins=True)`).
@@ -84,6 +84,9 @@ pub struct FrontEndParams {
     /// Optional per-coefficient standard deviation for normalisation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub std: Option<Vec<f64>>,
+    /// Optional per-channel energy normalisation of log-mel frames, before `mean`/`std`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcen: Option<PcenParams>,
 }
 
 impl Default for FrontEndParams {
@@ -102,6 +105,7 @@ impl Default for FrontEndParams {
             n_mfcc: 13,
             mean: None,
             std: None,
+            pcen: None,
         }
     }
 }
@@ -169,6 +173,9 @@ impl FrontEndParams {
             }
             _ => return fail("mean and std must be given together".into()),
         }
+        if let Some(pcen) = &self.pcen {
+            pcen.validate()?;
+        }
         Ok(())
     }
 
@@ -186,7 +193,8 @@ impl FrontEndParams {
         }
     }
 
-    /// True when two front-ends compute the same features (normalisation aside).
+    /// True when two front-ends compute the same features (normalisation and PCEN aside: both
+    /// are applied per model).
     pub fn same_features(&self, other: &Self) -> bool {
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
         self.sample_rate == other.sample_rate

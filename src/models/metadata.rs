@@ -345,6 +345,9 @@ impl ModelMetadata {
                 ));
             };
             fe.validate().map_err(|e| e.to_string())?;
+            if fe.pcen.is_some() && self.features != Some(FeatureName::Logmel) {
+                return Err("frontend `pcen` applies to log-mel features only".into());
+            }
             let dim = self.feature_dim().unwrap_or(0);
             if let (Some(mean), Some(_)) = (&fe.mean, &fe.std)
                 && mean.len() != dim
@@ -556,5 +559,27 @@ mod tests {
         assert!(e.contains("frontend"), "{e}");
         let e = error_of("{ not json");
         assert!(e.contains("m.json"), "{e}");
+    }
+
+    #[test]
+    fn pcen_settings_are_read_checked_and_only_taken_with_log_mel() {
+        let pcen = serde_json::json!({
+            "smoothing": 0.025, "alpha": 0.98, "delta": 2.0, "root": 0.5, "eps": 1e-6
+        });
+        // The fixture model reads MFCC: PCEN is refused there.
+        let e = error_of(&edited(|v| v["frontend"]["pcen"] = pcen.clone()));
+        assert!(e.contains("pcen") && e.contains("log-mel"), "{e}");
+        let mut bad = pcen.clone();
+        bad["root"] = 2.0.into();
+        let e = error_of(&edited(|v| v["frontend"]["pcen"] = bad));
+        assert!(e.contains("root"), "{e}");
+        let mut partial = pcen.clone();
+        partial.as_object_mut().unwrap().remove("eps");
+        let e = error_of(&edited(|v| v["frontend"]["pcen"] = partial));
+        assert!(e.contains("eps"), "{e}");
+        let params: FrontEndParams =
+            serde_json::from_value(serde_json::json!({ "pcen": pcen })).unwrap();
+        params.validate().unwrap();
+        assert!((params.pcen.unwrap().smoothing - 0.025).abs() < 1e-12);
     }
 }

@@ -6,39 +6,54 @@ use std::sync::Arc;
 use super::keyword::KeywordModel;
 use super::utterance::{IntentModel, SentimentModel};
 use super::{FeatureName, ModelError, ModelKind, ModelMetadata};
-use crate::features::FrontEndParams;
+use crate::features::{FrontEndParams, Pcen};
 
-/// Per-coefficient normalisation of one model.
-#[derive(Debug, Clone, PartialEq)]
+/// What one model does to the shared front-end's frames before reading them: optional PCEN
+/// (stateful, per stream), then per-coefficient normalisation.
+#[derive(Debug, Clone)]
 pub struct Normaliser {
     mean: Vec<f32>,
     inv_std: Vec<f32>,
+    pcen: Option<Pcen>,
 }
 
 impl Normaliser {
-    /// From a front-end's `mean`/`std` (identity when absent).
+    /// From a front-end's `pcen` and `mean`/`std` (identity when both are absent).
     pub fn new(params: &FrontEndParams, dim: usize) -> Self {
+        let pcen = params.pcen.map(|p| Pcen::new(p, dim));
         match (&params.mean, &params.std) {
             (Some(mean), Some(std)) => Self {
                 mean: mean.iter().map(|&m| m as f32).collect(),
                 inv_std: std.iter().map(|&s| (1.0 / s) as f32).collect(),
+                pcen,
             },
             _ => Self {
                 mean: vec![0.0; dim],
                 inv_std: vec![1.0; dim],
+                pcen,
             },
         }
     }
 
-    /// Appends the normalised `frame` to `out`.
-    pub fn apply(&self, frame: &[f32], out: &mut Vec<f32>) {
-        out.extend(
-            frame
-                .iter()
-                .zip(&self.mean)
-                .zip(&self.inv_std)
-                .map(|((x, m), s)| (x - m) * s),
-        );
+    /// Starts a new stream (PCEN's smoother restarts on the next frame).
+    pub fn reset(&mut self) {
+        if let Some(p) = self.pcen.as_mut() {
+            p.reset();
+        }
+    }
+
+    /// Appends the normalised `frame` to `out`: PCEN first when the model asks for it (its
+    /// state carried from frame to frame), then `(x - mean) / std`.
+    pub fn apply(&mut self, frame: &[f32], out: &mut Vec<f32>) {
+        let start = out.len();
+        out.extend_from_slice(frame);
+        let row = &mut out[start..];
+        if let Some(p) = self.pcen.as_mut() {
+            p.apply(row);
+        }
+        for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+            *x = (*x - m) * s;
+        }
     }
 }
 
@@ -217,11 +232,12 @@ impl TextModels {
     }
 }
 
-/// A front-end without its normalisation.
+/// A front-end without its per-model normalisation and PCEN.
 fn strip(params: &FrontEndParams) -> FrontEndParams {
     FrontEndParams {
         mean: None,
         std: None,
+        pcen: None,
         ..params.clone()
     }
 }

@@ -54,8 +54,11 @@ impl UtteranceGraph {
             });
         }
         let mut normalised = Vec::with_capacity(n * self.dim);
+        // Each utterance is a stream of its own.
+        let mut normaliser = self.normaliser.clone();
+        normaliser.reset();
         for f in frames.chunks_exact(self.dim) {
-            self.normaliser.apply(f, &mut normalised);
+            normaliser.apply(f, &mut normalised);
         }
         let x = tensor_f32(&[1, n, self.dim], &normalised)?;
         let outputs = self.graph.run(tvec![x.into_tvalue()])?;

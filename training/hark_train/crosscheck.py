@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .detect import Detector, refractory_frames
-from .features import FrontEndParams, log_mel, normalise, read_wav
+from .features import FrontEndParams, log_mel, model_features, read_wav
 
 
 def python_events(model_dir: Path, wav: Path, threshold: float) -> list[dict]:
@@ -29,7 +29,7 @@ def python_events(model_dir: Path, wav: Path, threshold: float) -> list[dict]:
     x, sr = read_wav(wav)
     if sr != params.sample_rate:
         raise SystemExit(f"{wav}: {sr} Hz; write it at {params.sample_rate} Hz for the check")
-    feats = normalise(log_mel(x, params), params).astype(np.float32)
+    feats = model_features(log_mel(x, params), params).astype(np.float32)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(model_dir / "keyword.onnx"), so)

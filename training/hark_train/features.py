@@ -21,6 +21,11 @@ WINDOWS = ("hann", "hamming", "rectangular")
 _INT_FIELDS = ("sample_rate", "win_length", "hop_length", "n_fft", "n_mels", "n_mfcc")
 _FLOAT_FIELDS = ("preemphasis", "fmin", "fmax", "log_floor")
 _VECTOR_FIELDS = ("mean", "std")
+#: Per-channel energy normalisation (PCEN) settings, in ``FrontEndParams.pcen``.
+PCEN_FIELDS = ("smoothing", "alpha", "delta", "root", "eps")
+#: Fixed PCEN settings of the keyword model: a smoother with a time constant of about 0.4 s at a
+#: 10-ms hop (librosa's default), gain exponent 0.98, bias 2, root 1/2 (Wang et al., 2017).
+PCEN_DEFAULT = {"smoothing": 0.025, "alpha": 0.98, "delta": 2.0, "root": 0.5, "eps": 1e-6}
 
 
 @dataclass
@@ -40,6 +45,7 @@ class FrontEndParams:
     n_mfcc: int = 13
     mean: list[float] | None = None
     std: list[float] | None = None
+    pcen: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict; ``mean``/``std`` are omitted when absent."""
@@ -50,6 +56,10 @@ class FrontEndParams:
                 if value is None:
                     continue
                 value = [float(v) for v in value]
+            if f.name == "pcen":
+                if value is None:
+                    continue
+                value = {k: float(value[k]) for k in PCEN_FIELDS}
             out[f.name] = value
         return out
 
@@ -75,6 +85,12 @@ class FrontEndParams:
                 kwargs[key] = _as_float(key, value)
             elif key in _VECTOR_FIELDS:
                 kwargs[key] = None if value is None else [_as_float(key, v) for v in value]
+            elif key == "pcen":
+                if value is not None and not isinstance(value, dict):
+                    raise ValueError(f"pcen must be a table of {', '.join(PCEN_FIELDS)}")
+                kwargs[key] = None
+                if value is not None:
+                    kwargs[key] = {k: _as_float(f"pcen.{k}", v) for k, v in value.items()}
             elif key == "window":
                 if not isinstance(value, str):
                     raise ValueError(f"window must be a string, got {value!r}")
@@ -135,6 +151,26 @@ class FrontEndParams:
                 raise ValueError("mean must be finite")
             if not all(math.isfinite(v) and v > 0.0 for v in self.std):
                 raise ValueError("std values must be finite and > 0")
+        if self.pcen is not None:
+            _validate_pcen(self.pcen)
+
+
+def _validate_pcen(pcen: dict[str, float]) -> None:
+    if set(pcen) != set(PCEN_FIELDS):
+        raise ValueError(f"pcen must hold exactly {', '.join(PCEN_FIELDS)}; got {sorted(pcen)}")
+    v = {k: float(pcen[k]) for k in PCEN_FIELDS}
+    if not all(math.isfinite(x) for x in v.values()):
+        raise ValueError("pcen values must be finite")
+    if not 0.0 < v["smoothing"] <= 1.0:
+        raise ValueError(f"pcen.smoothing must be in (0, 1], got {v['smoothing']}")
+    if not 0.0 <= v["alpha"] <= 1.0:
+        raise ValueError(f"pcen.alpha must be in [0, 1], got {v['alpha']}")
+    if not v["delta"] > 0.0:
+        raise ValueError(f"pcen.delta must be > 0, got {v['delta']}")
+    if not 0.0 < v["root"] <= 1.0:
+        raise ValueError(f"pcen.root must be in (0, 1], got {v['root']}")
+    if not v["eps"] > 0.0:
+        raise ValueError(f"pcen.eps must be > 0, got {v['eps']}")
 
 
 def _as_int(name: str, value: Any) -> int:
@@ -270,6 +306,46 @@ def mfcc(signal: Any, params: FrontEndParams) -> np.ndarray:
     """MFCC (orthonormal DCT-II of the log-mel, first n_mfcc kept), shape (T, n_mfcc), float64."""
     lm = log_mel(signal, params)
     return lm @ dct_matrix(params.n_mels, params.n_mfcc).T
+
+
+def pcen(log_mel_frames: Any, params: FrontEndParams) -> np.ndarray:
+    """Per-channel energy normalisation of log-mel frames (docs/frontend.md, "PCEN").
+
+    With ``E = exp(x)`` the floored mel energy of a frame, per band::
+
+        M[t] = (1 - s) * M[t-1] + s * E[t]        (M[-1] = E[0]: the first frame starts it)
+        P[t] = (E[t] / (eps + M[t]) ** alpha + delta) ** root - delta ** root
+
+    A causal automatic gain control per band (divide by the smoothed energy), then root
+    compression: the output does not depend on the input level, and stationary noise or hum in a
+    band is pulled towards a constant. Written as a plain loop over frames, float64.
+    """
+    x = np.asarray(log_mel_frames, dtype=np.float64)
+    if params.pcen is None:
+        raise ValueError("these front-end parameters have no pcen settings")
+    if x.ndim != 2 or x.shape[1] != params.n_mels:
+        raise ValueError(f"pcen takes log-mel frames (T, {params.n_mels}), got {x.shape}")
+    c = params.pcen
+    s, alpha, delta, root, eps = (float(c[k]) for k in PCEN_FIELDS)
+    out = np.zeros_like(x)
+    if len(x) == 0:
+        return out
+    energy = np.exp(x)
+    smooth = energy[0].copy()
+    offset = delta**root
+    for t in range(len(x)):
+        smooth = (1.0 - s) * smooth + s * energy[t]
+        out[t] = (energy[t] / (eps + smooth) ** alpha + delta) ** root - offset
+    return out
+
+
+def model_features(log_mel_frames: Any, params: FrontEndParams) -> np.ndarray:
+    """What a model takes from log-mel frames: PCEN when ``params.pcen`` is set, then
+    ``normalise``."""
+    x = np.asarray(log_mel_frames, dtype=np.float64)
+    if params.pcen is not None:
+        x = pcen(x, params)
+    return normalise(x, params)
 
 
 def normalise(features: Any, params: FrontEndParams) -> np.ndarray:

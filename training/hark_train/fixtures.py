@@ -8,6 +8,9 @@ Layout of the fixture folder:
 - ``params.json``: ``{"default": ..., "alt": ..., "norm": ...}``, each a ``FrontEndParams`` dict.
 - ``<stem>.<set>.logmel.npy`` and ``<stem>.<set>.mfcc.npy``: float32, shape (T, n). For the
   ``norm`` set the MFCC file holds the *normalised* MFCC; its log-mel file is not normalised.
+- ``pcen.json``: the default parameters with the keyword model's PCEN settings
+  (``features.PCEN_DEFAULT``); ``<stem>.default.pcen.npy``: ``features.pcen`` of the default
+  log-mel with them, float32.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FrontEndParams, log_mel, mfcc, normalise, read_wav
+from .features import PCEN_DEFAULT, FrontEndParams, log_mel, mfcc, normalise, pcen, read_wav
 
 SAMPLE_RATE = 16000
 WAV_STEMS = ("speech", "quiet_speech", "tones_noise")
@@ -162,6 +165,10 @@ def build_param_sets(signals: dict[str, np.ndarray]) -> dict[str, FrontEndParams
     }
 
 
+def pcen_params() -> FrontEndParams:
+    return FrontEndParams(pcen=dict(PCEN_DEFAULT))
+
+
 def compute_features(
     signals: dict[str, np.ndarray],
     param_sets: dict[str, FrontEndParams],
@@ -173,6 +180,8 @@ def compute_features(
         for name, params in param_sets.items():
             arrays[f"{stem}.{name}.logmel.npy"] = log_mel(x, params).astype(dtype)
             arrays[f"{stem}.{name}.mfcc.npy"] = normalise(mfcc(x, params), params).astype(dtype)
+        p = pcen_params()
+        arrays[f"{stem}.default.pcen.npy"] = pcen(log_mel(x, p), p).astype(dtype)
     return arrays
 
 
@@ -193,6 +202,9 @@ def generate(out: Path = DEFAULT_OUT, force_audio: bool = False) -> list[Path]:
     param_sets = build_param_sets(signals)
     path = out / "params.json"
     path.write_text(params_json(param_sets))
+    written.append(path)
+    path = out / "pcen.json"
+    path.write_text(json.dumps(pcen_params().to_dict(), indent=2) + "\n")
     written.append(path)
     for name, arr in compute_features(signals, param_sets).items():
         path = out / name

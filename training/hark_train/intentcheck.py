@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE, read_audio, write_wav
-from .features import FrontEndParams, log_mel, normalise
+from .features import FrontEndParams, log_mel, model_features
 from .grammar import load_context
 from .intent import IntentConfig, _floor_noise, decode, label_spec, plan_clips, score
 from .synth import cache_path
@@ -30,7 +30,7 @@ from .synth import cache_path
 def _reference(sess, wav: np.ndarray, meta: dict, spec: dict) -> dict:
     """The Python reference's answer: reference front-end, onnxruntime, the decoding rule."""
     params = FrontEndParams.from_dict(meta["frontend"])
-    feats = normalise(log_mel(wav, params), params).astype(np.float32)
+    feats = model_features(log_mel(wav, params), params).astype(np.float32)
     post = sess.run(None, {sess.get_inputs()[0].name: feats[None]})
     return decode(list(post), spec, meta["intent"]["threshold"])[0]
 

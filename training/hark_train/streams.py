@@ -197,6 +197,25 @@ class FastLogMel:
         return np.log(np.maximum(pw @ self.fb, np.float32(p.log_floor)))
 
 
+def fast_pcen(log_mel_frames: np.ndarray, params: FrontEndParams) -> np.ndarray:
+    """``features.pcen`` vectorised (the smoother as an IIR filter over time), float32 out."""
+    from scipy.signal import lfilter
+
+    from .features import PCEN_FIELDS
+
+    x = np.asarray(log_mel_frames, np.float64)
+    if params.pcen is None:
+        raise ValueError("these front-end parameters have no pcen settings")
+    s, alpha, delta, root, eps = (float(params.pcen[k]) for k in PCEN_FIELDS)
+    if len(x) == 0:
+        return np.zeros(x.shape, np.float32)
+    energy = np.exp(x)
+    # M[t] = (1 - s) M[t-1] + s E[t], started from M[-1] = E[0].
+    smooth, _ = lfilter([s], [1.0, s - 1.0], energy, axis=0, zi=((1.0 - s) * energy[:1]))
+    out = (energy / (eps + smooth) ** alpha + delta) ** root - delta**root
+    return out.astype(np.float32)
+
+
 def stream_log_mel(x: np.ndarray, params: FrontEndParams, block: int = 20000) -> np.ndarray:
     """Reference log-mel of a long stream, computed in blocks of frames (float64 per block):
     the same frames as ``features.log_mel`` on the whole stream, in bounded memory."""

@@ -280,3 +280,96 @@ def test_read_wav_int16_scaling_and_mono(tmp_path):
     y, sr = read_wav(mono)
     assert sr == 8000
     np.testing.assert_array_equal(y, [-1.0, 0.0, 0.5])
+
+
+# --------------------------------------------------------------------------------------------
+# PCEN
+
+
+def _pcen_params() -> FrontEndParams:
+    from hark_train.features import PCEN_DEFAULT
+
+    return FrontEndParams(pcen=dict(PCEN_DEFAULT))
+
+
+def _bursts(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(32000) * 0.01
+    x[8000:12000] *= 30.0
+    x[20000:22000] += 0.3 * np.sin(2 * np.pi * 440 * np.arange(2000) / 16000)
+    return x
+
+
+def test_pcen_matches_librosa_started_from_the_first_frame():
+    librosa = pytest.importorskip("librosa")
+    from hark_train.features import pcen
+
+    p = _pcen_params()
+    lm = log_mel(_bursts(), p)
+    energy = np.exp(lm).T
+    c = p.pcen
+    want = librosa.pcen(
+        energy,
+        sr=p.sample_rate,
+        hop_length=p.hop_length,
+        gain=c["alpha"],
+        bias=c["delta"],
+        power=c["root"],
+        b=c["smoothing"],
+        eps=c["eps"],
+        zi=(1.0 - c["smoothing"]) * energy[:, :1],
+    ).T
+    np.testing.assert_allclose(pcen(lm, p), want, rtol=0, atol=1e-10)
+
+
+def test_fast_pcen_matches_the_reference():
+    from hark_train.features import pcen
+    from hark_train.streams import fast_pcen
+
+    p = _pcen_params()
+    lm = log_mel(_bursts(1), p)
+    np.testing.assert_allclose(fast_pcen(lm, p), pcen(lm, p), rtol=0, atol=1e-5)
+
+
+def test_pcen_does_not_depend_on_the_input_level_once_settled():
+    from hark_train.features import pcen
+
+    p = _pcen_params()
+    x = _bursts(2)
+    quiet = pcen(log_mel(x, p), p)
+    loud = pcen(log_mel(x * 10.0, p), p)  # +20 dB
+    # Log-mel moves by ln(100) = 4.6 everywhere; PCEN by a few per cent (alpha = 0.98 leaves
+    # a factor 100 ** 0.02 = 1.1 inside the root).
+    assert np.all(np.abs(loud - quiet) <= 0.12 * np.abs(quiet) + 0.02)
+    assert np.abs(loud - quiet).mean() < 0.03
+
+
+def test_pcen_params_round_trip_and_bad_values_are_refused():
+    p = _pcen_params()
+    assert FrontEndParams.from_dict(p.to_dict()) == p
+    assert "pcen" not in FrontEndParams().to_dict()
+    for bad in (
+        {"smoothing": 0.0},
+        {"root": 1.5},
+        {"delta": -1.0},
+        {"eps": 0.0},
+        {"alpha": 2.0},
+    ):
+        d = p.to_dict()
+        d["pcen"] = {**d["pcen"], **bad}
+        with pytest.raises(ValueError, match="pcen"):
+            FrontEndParams.from_dict(d)
+    d = p.to_dict()
+    d["pcen"] = {"smoothing": 0.1}
+    with pytest.raises(ValueError, match="exactly"):
+        FrontEndParams.from_dict(d)
+
+
+def test_model_features_apply_pcen_then_normalisation():
+    from hark_train.features import model_features, pcen
+
+    p = _pcen_params()
+    lm = log_mel(_bursts(3), p)
+    p.mean = [0.5] * p.n_mels
+    p.std = [2.0] * p.n_mels
+    np.testing.assert_allclose(model_features(lm, p), (pcen(lm, p) - 0.5) / 2.0, atol=1e-12)

@@ -15,12 +15,14 @@ import scipy.fft
 import soundfile as sf
 
 from hark_train.features import (
+    PCEN_DEFAULT,
     FrontEndParams,
     dct_matrix,
     frame_count,
     mel_filterbank,
     mfcc,
     normalise,
+    pcen,
     window,
 )
 from hark_train.fixtures import (
@@ -96,7 +98,7 @@ def test_fixtures_match_fresh_computation(signals, param_sets):
         for stem in WAV_STEMS
         for name in PARAM_SETS
         for kind in ("logmel", "mfcc")
-    }
+    } | {f"{stem}.default.pcen.npy" for stem in WAV_STEMS}
     assert set(fresh) == expected_names
     on_disk = {p.name for p in FIXTURES.glob("*.npy")}
     assert on_disk == expected_names
@@ -104,7 +106,7 @@ def test_fixtures_match_fresh_computation(signals, param_sets):
         stored = np.load(FIXTURES / name)
         stem, set_name, kind, _ = name.split(".")
         p = param_sets[set_name]
-        n = p.n_mels if kind == "logmel" else p.n_mfcc
+        n = p.n_mfcc if kind == "mfcc" else p.n_mels
         assert stored.dtype == np.dtype("<f4"), name
         assert stored.shape == (frame_count(len(signals[stem]), p), n), name
         np.testing.assert_allclose(stored, arr, rtol=0, atol=FIXTURE_ATOL, err_msg=name)
@@ -123,6 +125,18 @@ def test_norm_mfcc_is_normalised(signals, param_sets):
         np.load(FIXTURES / "speech.norm.logmel.npy"),
         np.load(FIXTURES / "speech.default.logmel.npy"),
     )
+
+
+def test_pcen_fixtures_use_the_keyword_settings_and_a_float32_runtime_meets_them(signals):
+    p = FrontEndParams.from_dict(json.loads((FIXTURES / "pcen.json").read_text()))
+    assert p.pcen == PCEN_DEFAULT
+    assert dataclasses.replace(p, pcen=None) == FrontEndParams()
+    for stem, x in signals.items():
+        stored = np.load(FIXTURES / f"{stem}.default.pcen.npy").astype(np.float64)
+        # PCEN of a float32 log-mel (as the runtime computes it) stays far inside 1e-4.
+        got = pcen(_float32_log_mel(x, p).astype(np.float64), p)
+        assert np.abs(got - stored).max() < 2e-5, stem
+        assert np.all(stored > -1e-6)
 
 
 def test_fixture_size():
