@@ -3,7 +3,9 @@
 //!
 //! The stream is a deterministic speech-like signal (a gliding harmonic voice in bursts, with
 //! noise and pauses) at 48 kHz, so that resampling is part of the always-on path, as with most
-//! USB microphones.
+//! USB microphones. The always-on path is also measured in a quiet room (the same voice 1.2 s in
+//! every 10 s over noise at -60 dBFS), where the keyword model pauses through silence
+//! (`keyword_gate`), and there with the pause switched off, for the ratio.
 
 use std::io::Write;
 use std::path::Path;
@@ -47,8 +49,20 @@ pub struct BenchReport {
 pub const STREAM_RATE: u32 = 48_000;
 const CHUNK_S: f64 = 0.1;
 
-/// The deterministic speech-like test stream.
+/// The deterministic speech-like test stream: 1.2 s of voice every 2 s over faint noise.
 pub fn synthetic_stream(seconds: f64, rate: u32) -> Vec<f32> {
+    speechlike_stream(seconds, rate, 2.0, 0.01)
+}
+
+/// A quiet room: the same voice 1.2 s in every 10 s, over noise at -60 dBFS RMS.
+pub fn quiet_room_stream(seconds: f64, rate: u32) -> Vec<f32> {
+    // Uniform noise in [-0.5, 0.5) has an RMS of 1/sqrt(12).
+    speechlike_stream(seconds, rate, 10.0, 0.001 * 12f64.sqrt())
+}
+
+/// 1.2-s bursts of a gliding harmonic voice every `period_s`, over uniform noise of peak
+/// `noise / 2`.
+fn speechlike_stream(seconds: f64, rate: u32, period_s: f64, noise_amp: f64) -> Vec<f32> {
     let n = (seconds * f64::from(rate)) as usize;
     let mut state = 0x9e37_79b9_u32;
     let mut out = Vec::with_capacity(n);
@@ -59,7 +73,7 @@ pub fn synthetic_stream(seconds: f64, rate: u32) -> Vec<f32> {
         state ^= state << 5;
         let noise = f64::from(state) / f64::from(u32::MAX) - 0.5;
         // 1.2 s bursts of voice every 2 s; f0 glides like intonation.
-        let voiced = (t % 2.0) < 1.2;
+        let voiced = (t % period_s) < 1.2;
         let f0 = 110.0 + 50.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
         let voice: f64 = if voiced {
             (1..8)
@@ -71,7 +85,7 @@ pub fn synthetic_stream(seconds: f64, rate: u32) -> Vec<f32> {
         } else {
             0.0
         };
-        out.push((0.15 * voice + 0.01 * noise) as f32);
+        out.push((0.15 * voice + noise_amp * noise) as f32);
     }
     out
 }
@@ -198,6 +212,35 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
         stages.push(stage("whole pipeline (wake + command)", seconds, || {
             run_pipeline(Mode::Full)
         })?);
+        let quiet48 = quiet_room_stream(seconds, STREAM_RATE);
+        let run_quiet = |pause: bool| -> anyhow::Result<()> {
+            let mut p = Pipeline::new(
+                Arc::clone(&models),
+                Mode::Keyword,
+                CaptureSettings::default(),
+                None,
+            )?
+            .with_keyword_gate(pause);
+            let mut to_rate = ToRate::new(target, "bench");
+            for c in quiet48.chunks(chunk48) {
+                p.push(to_rate.push(c, STREAM_RATE)?)?;
+            }
+            p.push(to_rate.finish()?)?;
+            p.finish()?;
+            let (run, skipped) = p.keyword_frames();
+            tracing::debug!(pause, run, skipped, "keyword frames in the quiet room");
+            Ok(())
+        };
+        stages.push(stage(
+            "always-on path, quiet room, model paused in silence",
+            seconds,
+            || run_quiet(true),
+        )?);
+        stages.push(stage(
+            "always-on path, quiet room, model never paused",
+            seconds,
+            || run_quiet(false),
+        )?);
     }
 
     // Understanding models on a 3-second command, repeated.

@@ -435,6 +435,7 @@ fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
         capture: config.capture_settings(),
         keyword_threshold: args.threshold,
         keyword_thresholds: config.keyword.thresholds.clone(),
+        keyword_gate: config.keyword.pause_in_silence,
     };
     let jobs = args
         .jobs

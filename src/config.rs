@@ -124,11 +124,22 @@ impl Default for CaptureConfig {
 }
 
 /// `[keyword]`: adjustments of the keyword model's defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeywordConfig {
     /// Per-label thresholds on the smoothed posterior, replacing the model's.
     pub thresholds: std::collections::BTreeMap<String, f32>,
+    /// Pause the keyword model after a second of silence (see `keyword_gate`).
+    pub pause_in_silence: bool,
+}
+
+impl Default for KeywordConfig {
+    fn default() -> Self {
+        Self {
+            thresholds: Default::default(),
+            pause_in_silence: true,
+        }
+    }
 }
 
 /// The whole configuration.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod features;
 pub mod kernels;
+pub mod keyword_gate;
 pub mod listen;
 pub mod logging;
 pub mod models;

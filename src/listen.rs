@@ -18,6 +18,8 @@ pub struct ListenOptions {
     pub keyword_threshold: Option<f32>,
     /// Per-keyword thresholds (`[keyword] thresholds`).
     pub keyword_thresholds: std::collections::BTreeMap<String, f32>,
+    /// Pause the keyword model through silence (`[keyword] pause_in_silence`).
+    pub keyword_gate: bool,
 }
 
 /// Errors of one file.
@@ -66,7 +68,8 @@ pub fn listen_source(
         options.capture.clone(),
         options.keyword_threshold,
     )
-    .and_then(|p| p.with_keyword_thresholds(&options.keyword_thresholds));
+    .and_then(|p| p.with_keyword_thresholds(&options.keyword_thresholds))
+    .map(|p| p.with_keyword_gate(options.keyword_gate));
     let mut pipeline = match pipeline {
         Ok(p) => p,
         Err(e) => {

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::features::{FeatureKind, FrontEnd, FrontEndError, FrontEndParams};
+use crate::keyword_gate::{Admit, GateSettings, KeywordGate};
 use crate::models::ModelError;
 use crate::models::keyword::{Detection, KeywordDetector, KeywordStream};
 use crate::models::set::{ModelSet, Normaliser};
@@ -137,6 +138,7 @@ struct KeywordPath {
     stream: KeywordStream,
     detector: KeywordDetector,
     normaliser: Normaliser,
+    gate: KeywordGate,
     pending: Vec<f32>,
     pending_frames: usize,
     first_pending: u64,
@@ -214,6 +216,17 @@ impl Pipeline {
                     stream: KeywordStream::new(Arc::clone(model))?,
                     detector,
                     normaliser: Normaliser::new(model.frontend(), dim),
+                    gate: KeywordGate::new(
+                        GateSettings {
+                            vad: VadSettings {
+                                hop: params.hop_length,
+                                ..GateSettings::default().vad
+                            },
+                            ..GateSettings::default()
+                        },
+                        params.sample_rate,
+                        dim,
+                    ),
                     pending: Vec::with_capacity(KEYWORD_CHUNK * dim),
                     pending_frames: 0,
                     first_pending: 0,
@@ -294,6 +307,31 @@ impl Pipeline {
         Ok(self)
     }
 
+    /// Whether the keyword model pauses through silence (`[keyword] pause_in_silence`; on by
+    /// default).
+    pub fn with_keyword_gate(mut self, enabled: bool) -> Self {
+        if let Some(kw) = self.keyword.as_mut() {
+            kw.gate = KeywordGate::new(
+                GateSettings {
+                    enabled,
+                    vad: VadSettings {
+                        hop: self.params.hop_length,
+                        ..GateSettings::default().vad
+                    },
+                    ..GateSettings::default()
+                },
+                self.params.sample_rate,
+                self.frontend.dim(),
+            );
+        }
+        self
+    }
+
+    /// Frames the keyword model ran and frames it skipped in silence.
+    pub fn keyword_frames(&self) -> (u64, u64) {
+        self.keyword.as_ref().map_or((0, 0), |k| k.gate.counts())
+    }
+
     /// The front-end parameters (its sample rate is the rate `push` expects).
     pub fn frontend_params(&self) -> &FrontEndParams {
         &self.params
@@ -326,6 +364,9 @@ impl Pipeline {
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Event>, PipelineError> {
         self.vad_decisions
             .extend(self.vad.push(samples)?.iter().copied());
+        if let Some(kw) = self.keyword.as_mut() {
+            kw.gate.push_samples(samples);
+        }
         let mut frames = std::mem::take(&mut self.frame_buf);
         frames.clear();
         let result = self
@@ -366,11 +407,26 @@ impl Pipeline {
             return Ok(());
         }
         if let Some(kw) = self.keyword.as_mut() {
-            if kw.pending_frames == 0 {
-                kw.first_pending = t;
-            }
+            let start = kw.pending.len();
             kw.normaliser.apply(frame, &mut kw.pending);
-            kw.pending_frames += 1;
+            match kw.gate.admit(&kw.pending[start..]) {
+                Admit::Run => {
+                    if kw.pending_frames == 0 {
+                        kw.first_pending = t;
+                    }
+                    kw.pending_frames += 1;
+                }
+                Admit::Hold => kw.pending.truncate(start),
+                Admit::Resume => {
+                    // Nothing is pending while paused; the gate holds this frame after the
+                    // ones it kept, and all of them run now.
+                    kw.pending.truncate(start);
+                    let (dropped, frames) = kw.gate.release(&mut kw.pending);
+                    kw.detector.skip(dropped);
+                    kw.first_pending = t + 1 - frames as u64;
+                    kw.pending_frames = frames;
+                }
+            }
         }
         if let Some(c) = self.capture.as_mut() {
             c.frames.extend_from_slice(frame);
@@ -391,9 +447,12 @@ impl Pipeline {
         if self
             .keyword
             .as_ref()
-            .is_some_and(|k| k.pending_frames >= KEYWORD_CHUNK)
+            .is_some_and(|k| k.pending_frames >= KEYWORD_CHUNK || k.gate.may_pause())
         {
             self.run_keyword_chunk()?;
+            if let Some(kw) = self.keyword.as_mut().filter(|k| k.gate.may_pause()) {
+                kw.gate.pause();
+            }
         }
         self.check_capture_end(t)
     }

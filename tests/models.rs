@@ -406,3 +406,76 @@ fn bad_vad_metadata_is_refused_clearly() {
         .to_string();
     assert!(err.contains("vad.onnx"), "{err}");
 }
+
+/// The shipped models through the pipeline in keyword mode, with the keyword model pausing in
+/// silence or running throughout; returns the events and (frames run, frames skipped).
+fn keyword_events(audio: &[f32], gate: bool) -> (Vec<hark::pipeline::Event>, (u64, u64)) {
+    use hark::models::set::ModelSet;
+    use hark::pipeline::{CaptureSettings, Mode, Pipeline};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let models = Arc::new(ModelSet::load(Some(&dir), &[]).unwrap());
+    let mut p = Pipeline::new(models, Mode::Keyword, CaptureSettings::default(), Some(0.5))
+        .unwrap()
+        .with_keyword_gate(gate);
+    let mut events = Vec::new();
+    for chunk in audio.chunks(1600) {
+        events.extend(p.push(chunk).unwrap());
+    }
+    events.extend(p.finish().unwrap());
+    (events, p.keyword_frames())
+}
+
+#[test]
+fn pausing_the_keyword_model_in_silence_hears_the_same_words() {
+    use hark::audio::{AudioSource, FileSource, read_all};
+    use hark::pipeline::Event;
+    let path = common::fixtures().join("frontend/speech.wav");
+    let mut source = FileSource::open(&path).unwrap();
+    let speech = read_all(&mut source as &mut dyn AudioSource)
+        .unwrap()
+        .samples;
+    // Three utterances 4 s apart in a quiet room: noise at -60 dBFS RMS under everything.
+    let mut rng = 12345u64;
+    let amplitude = 10f32.powf(-60.0 / 20.0) * 3f32.sqrt();
+    let mut audio: Vec<f32> = (0..3 * (64_000 + speech.len()) + 32_000)
+        .map(|_| {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((rng >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * amplitude
+        })
+        .collect();
+    for k in 0..3 {
+        let at = 64_000 + k * (64_000 + speech.len());
+        for (a, s) in audio[at..].iter_mut().zip(&speech) {
+            *a += s;
+        }
+    }
+    let (always, (run_all, skipped_none)) = keyword_events(&audio, false);
+    let (paused, (run, skipped)) = keyword_events(&audio, true);
+    assert_eq!(skipped_none, 0);
+    assert_eq!(run + skipped, run_all);
+    // Most of the silence is skipped (4 s gaps: 1 s to settle, 0.5 s held before sound).
+    assert!(
+        skipped as f64 > 0.3 * run_all as f64,
+        "{run} run, {skipped} skipped"
+    );
+    let words = |ev: &[Event]| -> Vec<(String, f64, f32)> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::Wake(d) | Event::Keyword(d) => Some((d.keyword.clone(), d.end, d.score)),
+                _ => None,
+            })
+            .collect()
+    };
+    let (a, b) = (words(&always), words(&paused));
+    assert!(!a.is_empty(), "the sample has a wake word");
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.0, y.0);
+        // The state the model paused with is close to, not exactly, the one it would have had:
+        // a rising posterior may cross the threshold a frame or two apart.
+        assert!((x.1 - y.1).abs() <= 0.031, "{x:?} vs {y:?}");
+        assert!((x.2 - y.2).abs() <= 0.15, "{x:?} vs {y:?}");
+    }
+}

@@ -80,7 +80,8 @@ fn audio_loop(a: &AudioThread) -> Result<()> {
         a.config.capture_settings(),
         a.threshold,
     )?
-    .with_keyword_thresholds(&a.config.keyword.thresholds)?;
+    .with_keyword_thresholds(&a.config.keyword.thresholds)?
+    .with_keyword_gate(a.config.keyword.pause_in_silence);
     let mut to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
     let mut silence = Vec::new();
     let send = |events: Vec<Event>| -> Result<()> {
@@ -106,7 +107,8 @@ fn audio_loop(a: &AudioThread) -> Result<()> {
         if let Some((models, capture)) = swap {
             send(pipeline.finish()?)?;
             pipeline = Pipeline::new(models, Mode::Full, capture, a.threshold)?
-                .with_keyword_thresholds(&a.config.keyword.thresholds)?;
+                .with_keyword_thresholds(&a.config.keyword.thresholds)?
+                .with_keyword_gate(a.config.keyword.pause_in_silence);
             to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
             tracing::info!("pipeline reloaded");
         }

@@ -277,6 +277,28 @@ impl KeywordDetector {
         self.frame = 0;
     }
 
+    /// Advances over `frames` frames that were not run (silence the keyword gate skipped): they
+    /// count as all-background posteriors, so smoothing, onsets and refractory times stay right.
+    pub fn skip(&mut self, frames: u64) {
+        let n = self.labels.len();
+        let fed = frames.min(self.window as u64);
+        for _ in 0..fed {
+            let slot = (self.frame % self.window as u64) as usize;
+            for i in 0..n {
+                let old = std::mem::replace(&mut self.history[slot * n + i], 0.0);
+                self.sums[i] -= old;
+            }
+            self.frame += 1;
+        }
+        if frames > fed {
+            // The whole smoothing window is background by now.
+            self.sums.fill(0.0);
+            self.frame += frames - fed;
+        }
+        self.armed.fill(true);
+        self.onset.fill(None);
+    }
+
     /// Feeds one frame of posteriors; returns a detection when one fires on this frame.
     pub fn update(&mut self, scores: &[f32]) -> Option<Detection> {
         let n = self.labels.len();
