@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     kw.add_argument("--init", default=None, help="continue training from this checkpoint")
     kw.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     kw.add_argument("--eval-hours", type=float, default=2.0, help="least real negative hours")
+    kw.add_argument(
+        "--pcen", action="store_true", help="per-channel energy normalisation of the input"
+    )
     kw.add_argument("--no-progress", action="store_true", help="no progress bars")
     kw.add_argument("--eval-limit", type=int, default=None, help=argparse.SUPPRESS)
 

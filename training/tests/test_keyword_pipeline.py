@@ -13,7 +13,9 @@ ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
 
-def test_tiny_keyword_pipeline(tmp_path):
+@pytest.mark.parametrize("pcen", [False, True])
+def test_tiny_keyword_pipeline(tmp_path, pcen):
+    from hark_train.features import PCEN_DEFAULT
     from hark_train.keyword import LABELS, Config, run
     from hark_train.texts import data_dir
 
@@ -31,11 +33,13 @@ def test_tiny_keyword_pipeline(tmp_path):
         batch=3,
         segment=60,
         stream_s=(3.0, 5.0),
+        pcen=pcen,
     )
     res = run(cfg)
     meta = json.loads((cfg.out / "keyword.json").read_text())
     assert meta["kind"] == "keyword" and meta["labels"] == LABELS
     assert meta["features"] == "logmel" and len(meta["frontend"]["mean"]) == 40
+    assert meta["frontend"].get("pcen") == (PCEN_DEFAULT if pcen else None)
     assert set(meta["keyword"]["thresholds"]) == set(LABELS[1:])
     assert meta["keyword"]["wake_words"] == ["computer", "jarvis"]
     assert meta["training"]["steps"] == 3
