@@ -590,12 +590,12 @@ fn bench(seconds: f64, model_dir: Option<&Path>, json: bool, out: &mut dyn Write
         out,
         "{seconds:.0} s of synthetic audio at 48 kHz, one thread"
     )?;
-    writeln!(out, "{:<34} {:>10} {:>12}", "stage", "seconds", "RTF")?;
+    writeln!(out, "{:<52} {:>10} {:>12}", "stage", "seconds", "RTF")?;
     for s in &report.stages {
-        writeln!(out, "{:<34} {:>10.4} {:>12.6}", s.stage, s.seconds, s.rtf)?;
+        writeln!(out, "{:<52} {:>10.4} {:>12.6}", s.stage, s.seconds, s.rtf)?;
     }
     for (name, ms) in &report.per_command_ms {
-        writeln!(out, "{:<34} {:>10.3} ms per 3 s command", name, ms)?;
+        writeln!(out, "{:<52} {:>10.3} ms per 3 s command", name, ms)?;
     }
     if let Some(kib) = report.peak_rss_kib {
         writeln!(out, "peak resident memory: {:.1} MiB", kib as f64 / 1024.0)?;
