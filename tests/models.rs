@@ -139,6 +139,49 @@ fn streaming_chunk_sizes_give_identical_scores_and_detections() {
     );
 }
 
+#[test]
+fn skipped_frames_count_as_background_for_the_detector() {
+    let model = keyword_model();
+    let n = model.labels().len();
+    let word = |score: f32| {
+        let mut row = vec![0.0f32; n];
+        row[0] = 1.0 - score;
+        row[1] = score;
+        row
+    };
+    // A word, 3 s of background, the same word: fed whole, or with the background skipped.
+    let run = |skip: bool| {
+        let mut d = KeywordDetector::new(&model);
+        d.set_all_thresholds(0.5);
+        let mut out = Vec::new();
+        let mut feed = |d: &mut KeywordDetector, rows: &[Vec<f32>]| {
+            for r in rows {
+                if let Some(x) = d.update(r) {
+                    out.push((
+                        x.keyword,
+                        (x.start * 1000.0).round(),
+                        (x.end * 1000.0).round(),
+                    ));
+                }
+            }
+        };
+        let burst: Vec<Vec<f32>> = (0..30)
+            .map(|i| word(if i < 20 { 0.9 } else { 0.0 }))
+            .collect();
+        feed(&mut d, &burst);
+        if skip {
+            d.skip(300);
+        } else {
+            feed(&mut d, &vec![word(0.0); 300]);
+        }
+        feed(&mut d, &burst);
+        out
+    };
+    let whole = run(false);
+    assert_eq!(whole.len(), 2, "{whole:?}");
+    assert_eq!(run(true), whole);
+}
+
 fn copy_model(dir: &Path, name: &str) -> PathBuf {
     for ext in ["json", "onnx"] {
         std::fs::copy(
