@@ -446,29 +446,36 @@ fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
     let ready: Mutex<(usize, Vec<Option<FileOutcome>>)> =
         Mutex::new((0, (0..args.files.len()).map(|_| None).collect()));
     let failures = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(path) = args.files.get(i) else {
-                        break;
-                    };
-                    let outcome = listen_file(path, &models, &options);
-                    let mut guard = ready.lock().unwrap_or_else(|p| p.into_inner());
-                    guard.1[i] = Some(outcome);
-                    let (printed, slots) = &mut *guard;
-                    while let Some(Some(outcome)) = slots.get_mut(*printed).map(Option::take) {
-                        let file = args.files[*printed].display().to_string();
-                        if print_outcome(&file, outcome, args.json).is_err() {
-                            failures.fetch_add(1, Ordering::SeqCst);
-                        }
-                        *printed += 1;
-                    }
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            let Some(path) = args.files.get(i) else {
+                break;
+            };
+            let outcome = listen_file(path, &models, &options);
+            let mut guard = ready.lock().unwrap_or_else(|p| p.into_inner());
+            guard.1[i] = Some(outcome);
+            let (printed, slots) = &mut *guard;
+            while let Some(Some(outcome)) = slots.get_mut(*printed).map(Option::take) {
+                let file = args.files[*printed].display().to_string();
+                if print_outcome(&file, outcome, args.json).is_err() {
+                    failures.fetch_add(1, Ordering::SeqCst);
                 }
-            });
+                *printed += 1;
+            }
         }
-    });
+    };
+    if jobs == 1 {
+        // One job runs here: no thread (which also lets emulators without working guest
+        // threads, such as qemu-user on some hosts, run `hark listen`).
+        work();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(&work);
+            }
+        });
+    }
     let failed = failures.load(Ordering::SeqCst);
     if failed > 0 {
         bail!(
