@@ -4,8 +4,9 @@
 # then an armv7 release build, best effort (Debian's armhf standard library has been unreachable
 # on some days, which must not fail CI).
 #
-# Under qemu: the aarch64 front-end's frames against the x86 build's, and `hark bench`, which runs
-# the keyword model and must report tract's NEON kernels. The test suites are built, and run where
+# Under qemu: the aarch64 front-end's frames against the x86 build's, `hark listen` on the sample
+# (every shipped model: keyword, intent, sentiment, VAD) against the x86 build's events, and
+# `hark bench`, which runs the keyword model and must report tract's NEON kernels. The test suites are built, and run where
 # qemu runs threads (a probe decides; see below).
 #
 # armv7 is built (dev profile, as the aarch64 tests) only when CI is less than
@@ -33,6 +34,8 @@ echo "aarch64 build: $((SECONDS - t0)) s"
 scratch=$(mktemp -d)
 # The x86 build's frames, from the x86 toolchain (before the cross environment is set).
 cargo run --quiet --locked -- features tests/fixtures/frontend/speech.wav --out "$scratch/x86_64.npy"
+cargo run --quiet --locked -- listen --jobs 1 --json --model-dir models \
+    tests/fixtures/frontend/speech.wav >"$scratch/x86_64.jsonl"
 . cross/env.sh aarch64
 hark="$CARGO_TARGET_DIR/$HARK_TARGET/debug/hark"
 
@@ -49,6 +52,22 @@ assert a.shape == b.shape, (a.shape, b.shape)
 diff = float(np.abs(a - b).max())
 print(f"aarch64 vs x86_64 MFCC frames {a.shape}: max abs difference {diff:.2e}")
 assert diff <= 1e-4, diff
+PY
+# `hark listen` with one job runs on the main thread, so it runs under qemu on any host.
+timeout -s KILL 300 "$hark" listen --jobs 1 --json --model-dir models \
+    tests/fixtures/frontend/speech.wav >"$scratch/aarch64.jsonl"
+python3 - "$scratch" <<'PY'
+import json
+import sys
+a, b = ([json.loads(line) for line in open(f"{sys.argv[1]}/{arch}.jsonl")] for arch in ("aarch64", "x86_64"))
+assert a and len(a) == len(b), (a, b)
+for x, y in zip(a, b):
+    for key in ("type", "keyword", "intent", "slots", "label", "understood"):
+        assert x.get(key) == y.get(key), (key, x, y)
+    for key in ("start", "end", "score", "confidence"):
+        if key in y:
+            assert abs(x[key] - y[key]) <= 1e-3, (key, x, y)
+print(f"aarch64 vs x86_64 `hark listen` on the sample: the same {len(a)} events")
 PY
 timeout -s KILL 600 "$hark" bench --seconds 5 | tee "$scratch/bench.txt"
 grep -q 'tract kernels (keyword model): isa aarch64; matmul arm64simd' "$scratch/bench.txt"
