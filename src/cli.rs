@@ -472,7 +472,7 @@ fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
     } else {
         std::thread::scope(|scope| {
             for _ in 0..jobs {
-                scope.spawn(&work);
+                scope.spawn(work);
             }
         });
     }
