@@ -5,6 +5,7 @@
 //! down-mixed by averaging, samples are checked to be finite, and [`StreamResampler`] brings any
 //! rate to the front-end's.
 
+mod decimate;
 mod file;
 mod mic;
 mod raw;

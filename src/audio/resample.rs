@@ -1,8 +1,10 @@
-//! Streaming conversion of any input rate to the front-end's rate (16 kHz) with rubato.
+//! Streaming conversion of any input rate to the front-end's rate (16 kHz).
 //!
-//! Rates whose ratio reduces to small integers (8, 11.025, 22.05, 32, 44.1, 48 kHz, …) use
-//! rubato's synchronous FFT resampler, which is both fast and clean; any other rate uses its sinc
-//! resampler. The resampler's start-up delay is trimmed, and [`StreamResampler::finish`] flushes
+//! An integer multiple of the target (32, 48, 96 kHz, …, up to 8 times) is decimated by
+//! [`super::decimate::Decimator`], a FIR filter evaluated only at the kept samples (the cheapest
+//! path, for the common 48 kHz microphones). Other rates whose ratio reduces to small integers
+//! (8, 11.025, 22.05, 44.1 kHz, …) use rubato's synchronous FFT resampler, which is both fast and
+//! clean; any other rate uses its sinc resampler. The resampler's start-up delay is trimmed, and [`StreamResampler::finish`] flushes
 //! the tail so that the output holds `round(n_in · to / from)` samples, aligned with the input.
 
 use audioadapter_buffers::direct::InterleavedSlice;
@@ -12,6 +14,7 @@ use rubato::{
 };
 
 use super::AudioError;
+use super::decimate::Decimator;
 
 /// Input frames per resampler call.
 const CHUNK: usize = 1024;
@@ -23,6 +26,7 @@ pub struct StreamResampler {
     from: u32,
     to: u32,
     inner: Option<Box<dyn Resampler<f32>>>,
+    decimator: Option<Decimator>,
     pending: Vec<f32>,
     scratch_out: Vec<f32>,
     delay_left: usize,
@@ -44,7 +48,10 @@ impl StreamResampler {
             to,
             detail,
         };
-        let inner: Option<Box<dyn Resampler<f32>>> = if from == to {
+        let decimator = (to > 0 && from > to && from.is_multiple_of(to))
+            .then(|| Decimator::new(from / to))
+            .flatten();
+        let inner: Option<Box<dyn Resampler<f32>>> = if from == to || decimator.is_some() {
             None
         } else if from / gcd(from, to) <= MAX_FFT_FACTOR {
             Some(Box::new(
@@ -79,6 +86,7 @@ impl StreamResampler {
             from,
             to,
             inner,
+            decimator,
             pending: Vec::with_capacity(CHUNK * 2),
             scratch_out: vec![0.0; scratch_len],
             delay_left,
@@ -106,6 +114,12 @@ impl StreamResampler {
     /// Resamples `input`, appending what is ready to `out`.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
         self.samples_in += input.len() as u64;
+        if let Some(d) = self.decimator.as_mut() {
+            let before = out.len();
+            d.process(input, out);
+            self.samples_out += (out.len() - before) as u64;
+            return Ok(());
+        }
         if self.inner.is_none() {
             out.extend_from_slice(input);
             self.samples_out += input.len() as u64;
@@ -129,6 +143,11 @@ impl StreamResampler {
     /// [`expected_len`](Self::expected_len) samples. The resampler is ready for a new stream.
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
         let target = self.expected_len(self.samples_in);
+        if let Some(d) = self.decimator.as_mut() {
+            let before = out.len();
+            d.finish(out);
+            self.samples_out += (out.len() - before) as u64;
+        }
         if self.inner.is_some() {
             let mut partial = self.pending.len();
             while self.samples_out < target {
@@ -149,6 +168,9 @@ impl StreamResampler {
 
     /// Forgets the current stream.
     pub fn reset(&mut self) {
+        if let Some(d) = self.decimator.as_mut() {
+            d.reset();
+        }
         if let Some(r) = self.inner.as_mut() {
             r.reset();
             self.delay_left = r.output_delay();
