@@ -4,8 +4,9 @@
 //! [`super::decimate::Decimator`], a FIR filter evaluated only at the kept samples (the cheapest
 //! path, for the common 48 kHz microphones). Other rates whose ratio reduces to small integers
 //! (8, 11.025, 22.05, 44.1 kHz, …) use rubato's synchronous FFT resampler, which is both fast and
-//! clean; any other rate uses its sinc resampler. The resampler's start-up delay is trimmed, and [`StreamResampler::finish`] flushes
-//! the tail so that the output holds `round(n_in · to / from)` samples, aligned with the input.
+//! clean; any other rate uses its sinc resampler. The resampler's start-up delay is trimmed, and
+//! [`StreamResampler::finish`] flushes the tail so that the output holds `round(n_in · to / from)`
+//! samples, aligned with the input.
 
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
@@ -21,12 +22,21 @@ const CHUNK: usize = 1024;
 /// Largest reduced input factor handled by the FFT resampler (44.1 kHz → 16 kHz is 441).
 const MAX_FFT_FACTOR: u32 = 2048;
 
+/// What does the work for one pair of rates.
+enum Engine {
+    /// The same rate in and out: samples pass through.
+    Passthrough,
+    /// An integer factor down, with its own delay trimming.
+    Decimate(Decimator),
+    /// rubato (FFT or sinc), fed from `pending`.
+    Rubato(Box<dyn Resampler<f32>>),
+}
+
 /// A resampler for one mono stream.
 pub struct StreamResampler {
     from: u32,
     to: u32,
-    inner: Option<Box<dyn Resampler<f32>>>,
-    decimator: Option<Decimator>,
+    engine: Engine,
     pending: Vec<f32>,
     scratch_out: Vec<f32>,
     delay_left: usize,
@@ -51,10 +61,12 @@ impl StreamResampler {
         let decimator = (to > 0 && from > to && from.is_multiple_of(to))
             .then(|| Decimator::new(from / to))
             .flatten();
-        let inner: Option<Box<dyn Resampler<f32>>> = if from == to || decimator.is_some() {
-            None
+        let engine = if from == to {
+            Engine::Passthrough
+        } else if let Some(d) = decimator {
+            Engine::Decimate(d)
         } else if from / gcd(from, to) <= MAX_FFT_FACTOR {
-            Some(Box::new(
+            Engine::Rubato(Box::new(
                 Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
                     .map_err(|e| fail(e.to_string()))?,
             ))
@@ -66,7 +78,7 @@ impl StreamResampler {
                 interpolation: SincInterpolationType::Cubic,
                 window: WindowFunction::BlackmanHarris2,
             };
-            Some(Box::new(
+            Engine::Rubato(Box::new(
                 Async::<f32>::new_sinc(
                     f64::from(to) / f64::from(from),
                     1.0,
@@ -78,16 +90,15 @@ impl StreamResampler {
                 .map_err(|e| fail(e.to_string()))?,
             ))
         };
-        let (delay_left, scratch_len) = match &inner {
-            Some(r) => (r.output_delay(), r.output_frames_max()),
-            None => (0, 0),
+        let (delay_left, scratch_len, pending) = match &engine {
+            Engine::Rubato(r) => (r.output_delay(), r.output_frames_max(), CHUNK * 2),
+            _ => (0, 0, 0),
         };
         Ok(Self {
             from,
             to,
-            inner,
-            decimator,
-            pending: Vec::with_capacity(CHUNK * 2),
+            engine,
+            pending: Vec::with_capacity(pending),
             scratch_out: vec![0.0; scratch_len],
             delay_left,
             samples_in: 0,
@@ -114,21 +125,22 @@ impl StreamResampler {
     /// Resamples `input`, appending what is ready to `out`.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
         self.samples_in += input.len() as u64;
-        if let Some(d) = self.decimator.as_mut() {
-            let before = out.len();
-            d.process(input, out);
-            self.samples_out += (out.len() - before) as u64;
-            return Ok(());
+        let before = out.len();
+        match &mut self.engine {
+            Engine::Passthrough => out.extend_from_slice(input),
+            Engine::Decimate(d) => d.process(input, out),
+            Engine::Rubato(_) => return self.process_rubato(input, out),
         }
-        if self.inner.is_none() {
-            out.extend_from_slice(input);
-            self.samples_out += input.len() as u64;
-            return Ok(());
-        }
+        self.samples_out += (out.len() - before) as u64;
+        Ok(())
+    }
+
+    /// rubato takes fixed-size calls: input waits in `pending` until a whole call is there.
+    fn process_rubato(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
         self.pending.extend_from_slice(input);
         let mut start = 0;
         loop {
-            let need = self.inner.as_ref().map_or(0, |r| r.input_frames_next());
+            let need = self.rubato_needs();
             if self.pending.len() - start < need {
                 break;
             }
@@ -143,19 +155,22 @@ impl StreamResampler {
     /// [`expected_len`](Self::expected_len) samples. The resampler is ready for a new stream.
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
         let target = self.expected_len(self.samples_in);
-        if let Some(d) = self.decimator.as_mut() {
-            let before = out.len();
-            d.finish(out);
-            self.samples_out += (out.len() - before) as u64;
-        }
-        if self.inner.is_some() {
-            let mut partial = self.pending.len();
-            while self.samples_out < target {
-                let need = self.inner.as_ref().map_or(0, |r| r.input_frames_next());
-                self.pending.resize(need.max(partial), 0.0);
-                self.run(0, partial, Some(partial), out)?;
-                self.pending.clear();
-                partial = 0;
+        match &mut self.engine {
+            Engine::Passthrough => {}
+            Engine::Decimate(d) => {
+                let before = out.len();
+                d.finish(out);
+                self.samples_out += (out.len() - before) as u64;
+            }
+            Engine::Rubato(_) => {
+                let mut partial = self.pending.len();
+                while self.samples_out < target {
+                    let need = self.rubato_needs();
+                    self.pending.resize(need.max(partial), 0.0);
+                    self.run(0, partial, Some(partial), out)?;
+                    self.pending.clear();
+                    partial = 0;
+                }
             }
         }
         if self.samples_out > target {
@@ -168,16 +183,25 @@ impl StreamResampler {
 
     /// Forgets the current stream.
     pub fn reset(&mut self) {
-        if let Some(d) = self.decimator.as_mut() {
-            d.reset();
-        }
-        if let Some(r) = self.inner.as_mut() {
-            r.reset();
-            self.delay_left = r.output_delay();
+        match &mut self.engine {
+            Engine::Passthrough => {}
+            Engine::Decimate(d) => d.reset(),
+            Engine::Rubato(r) => {
+                r.reset();
+                self.delay_left = r.output_delay();
+            }
         }
         self.pending.clear();
         self.samples_in = 0;
         self.samples_out = 0;
+    }
+
+    /// Input frames rubato takes in its next call (0 for the other engines).
+    fn rubato_needs(&self) -> usize {
+        match &self.engine {
+            Engine::Rubato(r) => r.input_frames_next(),
+            _ => 0,
+        }
     }
 
     /// Runs one resampler call on `pending[start..]`; returns the input frames consumed.
@@ -196,7 +220,7 @@ impl StreamResampler {
             to,
             detail,
         };
-        let Some(resampler) = self.inner.as_mut() else {
+        let Engine::Rubato(resampler) = &mut self.engine else {
             return Ok(0);
         };
         let need = resampler.input_frames_next();
