@@ -97,6 +97,8 @@ pub fn listen_source(
             error.get_or_insert(wrap(e));
         }
     }
+    let (run, skipped) = pipeline.keyword_frames();
+    tracing::debug!(input = %origin, run, skipped, "keyword model frames run and skipped");
     Outcome { events, error }
 }
 

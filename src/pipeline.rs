@@ -134,6 +134,20 @@ pub enum Event {
     },
 }
 
+/// The keyword gate with its default settings, deciding once per front-end hop.
+fn keyword_gate(params: &FrontEndParams, dim: usize, enabled: bool) -> KeywordGate {
+    let defaults = GateSettings::default();
+    let settings = GateSettings {
+        enabled,
+        vad: VadSettings {
+            hop: params.hop_length,
+            ..defaults.vad
+        },
+        ..defaults
+    };
+    KeywordGate::new(settings, params.sample_rate, dim)
+}
+
 struct KeywordPath {
     stream: KeywordStream,
     detector: KeywordDetector,
@@ -216,17 +230,7 @@ impl Pipeline {
                     stream: KeywordStream::new(Arc::clone(model))?,
                     detector,
                     normaliser: Normaliser::new(model.frontend(), dim),
-                    gate: KeywordGate::new(
-                        GateSettings {
-                            vad: VadSettings {
-                                hop: params.hop_length,
-                                ..GateSettings::default().vad
-                            },
-                            ..GateSettings::default()
-                        },
-                        params.sample_rate,
-                        dim,
-                    ),
+                    gate: keyword_gate(&params, dim, true),
                     pending: Vec::with_capacity(KEYWORD_CHUNK * dim),
                     pending_frames: 0,
                     first_pending: 0,
@@ -311,18 +315,7 @@ impl Pipeline {
     /// default).
     pub fn with_keyword_gate(mut self, enabled: bool) -> Self {
         if let Some(kw) = self.keyword.as_mut() {
-            kw.gate = KeywordGate::new(
-                GateSettings {
-                    enabled,
-                    vad: VadSettings {
-                        hop: self.params.hop_length,
-                        ..GateSettings::default().vad
-                    },
-                    ..GateSettings::default()
-                },
-                self.params.sample_rate,
-                self.frontend.dim(),
-            );
+            kw.gate = keyword_gate(&self.params, self.frontend.dim(), enabled);
         }
         self
     }

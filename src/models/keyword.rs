@@ -280,6 +280,9 @@ impl KeywordDetector {
     /// Advances over `frames` frames that were not run (silence the keyword gate skipped): they
     /// count as all-background posteriors, so smoothing, onsets and refractory times stay right.
     pub fn skip(&mut self, frames: u64) {
+        if frames == 0 {
+            return;
+        }
         let n = self.labels.len();
         let fed = frames.min(self.window as u64);
         for _ in 0..fed {
