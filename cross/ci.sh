@@ -5,8 +5,10 @@
 # on some days, which must not fail CI).
 #
 # Under qemu: the aarch64 front-end's frames against the x86 build's, `hark listen` on the sample
-# (every shipped model: keyword, intent, sentiment, VAD) against the x86 build's events, and
-# `hark bench`, which runs the keyword model and must report tract's NEON kernels. The test suites are built, and run where
+# (every shipped model: keyword, intent, sentiment, VAD) against the x86 build's events, the
+# golden checks of `tests/main_thread.rs` (front-end parity with the Python reference, every
+# shipped model's golden vectors), and `hark bench`, which runs the keyword model and must
+# report tract's NEON kernels. The test suites are built, and run where
 # qemu runs threads (a probe decides; see below).
 #
 # armv7 is built (dev profile, as the aarch64 tests) only when CI is less than
@@ -24,7 +26,8 @@ limit=${HARK_CROSS_LIMIT_S:-3600}
 echo "== Raspberry Pi (aarch64): toolchain"
 bash cross/setup-debian.sh aarch64
 
-qemu_tests=(--lib --test frontend_parity --test models --test kernels --test cli --test listen)
+qemu_tests=(--lib --test frontend_parity --test models --test kernels --test cli --test listen
+    --test main_thread)
 skips=(--skip two_hour_stream --skip microphone_capture)
 
 echo "== Raspberry Pi (aarch64): build (tests and the hark binary, dev profile)"
@@ -69,6 +72,11 @@ for x, y in zip(a, b):
             assert abs(x[key] - y[key]) <= 1e-3, (key, x, y)
 print(f"aarch64 vs x86_64 `hark listen` on the sample: the same {len(a)} events")
 PY
+# The golden checks (front-end parity with the Python reference, every shipped model's golden
+# vectors through tract) in a test target without libtest, so on the main thread: they run
+# under qemu on any host.
+echo "== Raspberry Pi (aarch64): golden checks on the main thread under qemu ($QEMU_CPU)"
+timeout -s KILL 600 cross/build.sh aarch64 test --test main_thread
 timeout -s KILL 600 "$hark" bench --seconds 5 | tee "$scratch/bench.txt"
 grep -q 'tract kernels (keyword model): isa aarch64; matmul arm64simd' "$scratch/bench.txt"
 if grep 'tract kernels' "$scratch/bench.txt" | grep -q generic; then

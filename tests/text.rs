@@ -2,15 +2,11 @@
 //! exactly as by the Python one) replay within 1e-4, and `hark text` answers in JSON for one
 //! sentence or for each line of stdin.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-use hark::models::tokenizer::{Tokenizer, TokenizerSpec};
-use hark::models::{Graph, ModelMetadata, read_f32};
-use tract_onnx::prelude::*;
-
-const GOLDEN_TOLERANCE: f32 = 1e-4;
 
 fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
@@ -18,44 +14,9 @@ fn models() -> PathBuf {
 
 #[test]
 fn shipped_text_models_replay_their_golden_cases() {
-    for name in ["text-intent", "text-sentiment"] {
-        let json = models().join(format!("{name}.json"));
-        let meta = ModelMetadata::load(&json).unwrap();
-        let graph = Graph::load(&ModelMetadata::graph_path(&json), &meta).unwrap();
-        let spec: TokenizerSpec = serde_json::from_value(meta.tokenizer.clone().unwrap()).unwrap();
-        let tokenizer = Tokenizer::new(spec).unwrap();
-        let golden: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(models().join(format!("{name}.golden.json"))).unwrap(),
-        )
-        .unwrap();
-        let cases = golden["cases"].as_array().unwrap();
-        assert!(!cases.is_empty());
-        for case in cases {
-            let text = case["text"].as_str().unwrap();
-            let want_ids: Vec<i64> =
-                serde_json::from_value(case["inputs"]["tokens"]["data"].clone()).unwrap();
-            let ids = tokenizer.ids(&tokenizer.tokens(text));
-            assert_eq!(ids, want_ids, "{name}: tokenisation of {text:?}");
-            let x = Tensor::from_shape(&[1, ids.len()], &ids).unwrap();
-            let outputs = graph.run(tvec![x.into_tvalue()]).unwrap();
-            for (spec, value) in meta.io.outputs.iter().zip(&outputs) {
-                let want: Vec<f32> =
-                    serde_json::from_value(case["outputs"][&spec.name]["data"].clone()).unwrap();
-                let mut got = Vec::new();
-                read_f32(value, &mut got).unwrap();
-                assert_eq!(got.len(), want.len());
-                let diff = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f32::max);
-                assert!(
-                    diff <= GOLDEN_TOLERANCE,
-                    "{name}/{}: {text:?} off by {diff}",
-                    spec.name
-                );
-            }
-        }
+    for name in common::golden::SHIPPED_TEXT_MODELS {
+        let cases = common::golden::replay_shipped_text_model(name).unwrap();
+        assert!(cases > 0, "{name}: no golden cases");
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod golden;
+
 use std::path::{Path, PathBuf};
 
 /// The repository's fixture folder.
