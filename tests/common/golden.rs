@@ -34,8 +34,11 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// `name -> (shape, data)` of a golden file's tensor map.
-pub fn tensors(v: &serde_json::Value) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
+/// A named tensor of a golden file: name, shape, values.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
+/// The tensors of a golden file's `name -> {shape, data}` map.
+pub fn tensors(v: &serde_json::Value) -> Result<Vec<NamedTensor>, String> {
     let map = v.as_object().ok_or("tensors: not a map")?;
     map.iter()
         .map(|(name, t)| {
