@@ -207,7 +207,8 @@ def manifest_row(spec: ClipSpec, duration: float, path: str) -> dict:
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    # A name of this process's own, so that two runs sharing a cache never collide.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")

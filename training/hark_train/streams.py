@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .features import FrontEndParams, frame_count, mel_filterbank, window
+from .features import (
+    FrontEndParams,
+    frame_count,
+    hz_to_mel,
+    mel_filterbank,
+    mel_to_hz,
+    window,
+)
 
 IGNORE = -100
 #: Target window around a keyword's end, in frames (10 ms): from EARLY before to LATE after.
@@ -74,6 +81,35 @@ def speech_bounds(x: np.ndarray, hop: int = 160, floor_db: float = -35.0) -> tup
     db = 10 * np.log10(e)
     idx = np.flatnonzero(db >= db.max() + floor_db)
     return int(idx[0] * hop), int((idx[-1] + 1) * hop)
+
+
+def voiced_bounds(
+    x: np.ndarray, params: FrontEndParams | None = None, min_rise_db: float = 6.0
+) -> tuple[int, int]:
+    """First and last sample of the speech in a real recording with its own background noise.
+
+    The energy of the mel bands between about 300 Hz and 4 kHz (where speech is and room rumble
+    and hiss mostly are not), smoothed over 50 ms; the noise floor is its 10th percentile and a
+    frame is speech when it rises above the floor by a third of the clip's range, at least
+    ``min_rise_db`` and at most 10 dB (so the quiet last syllable of a clean recording still
+    counts). ``speech_bounds`` (relative to the loudest frame) suits clean synthetic clips; on
+    noisy recordings it spans the whole clip."""
+    params = params or FrontEndParams()
+    lm = stream_log_mel(x, params)
+    if len(lm) == 0:
+        return 0, len(x)
+    centres = mel_to_hz(
+        np.linspace(hz_to_mel(params.fmin), hz_to_mel(params.fmax), params.n_mels + 2)[1:-1]
+    )
+    lo, hi = int(np.searchsorted(centres, 300.0)), int(np.searchsorted(centres, 4000.0))
+    db = 10.0 * np.log10(np.exp(lm[:, lo:hi].astype(np.float64)).sum(axis=1) + 1e-12)
+    db = np.convolve(np.pad(db, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+    floor, peak = float(np.percentile(db, 10)), float(db.max())
+    idx = np.flatnonzero(db >= floor + min(max(min_rise_db, 0.35 * (peak - floor)), 10.0))
+    if len(idx) == 0:  # nothing rises over the floor: no telling, the whole clip
+        return 0, len(x)
+    hop = params.hop_length
+    return int(idx[0] * hop), min(len(x), int((idx[-1] + 1) * hop))
 
 
 def _level(x: np.ndarray, peak_db: float) -> np.ndarray:

@@ -14,6 +14,7 @@ from hark_train.streams import (
     make_stream,
     speech_bounds,
     stream_log_mel,
+    voiced_bounds,
 )
 
 SR = 16000
@@ -39,6 +40,39 @@ def test_speech_bounds_finds_the_tone():
     x = _tone(1000, 0.4, pad=0.2)
     s, e = speech_bounds(x)
     assert abs(s - 0.2 * SR) <= 160 and abs(e - 0.6 * SR) <= 160
+
+
+def _noisy_word(rng, floor_db=-50.0, word_db=-20.0, start=0.7, end=1.3, tail_db=-30.0):
+    """2 s of rumble + hiss at ``floor_db``, a voiced 'word' (harmonics of 150 Hz) from
+    ``start`` to ``end`` whose last 0.15 s is 10 dB quieter (an unstressed last syllable)."""
+    n = 2 * SR
+    hiss = rng.standard_normal(n) * 10 ** (floor_db / 20)
+    t = np.arange(n) / SR
+    rumble = np.sin(2 * np.pi * 50 * t) * 10 ** ((floor_db + 20) / 20)
+    voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 20))
+    voice = voice / np.abs(voice).max()
+    gain = np.zeros(n)
+    a, b, c = int(start * SR), int((end - 0.15) * SR), int(end * SR)
+    gain[a:b] = 10 ** (word_db / 20)
+    gain[b:c] = 10 ** (tail_db / 20)
+    return (hiss + rumble + voice * gain).astype(np.float32)
+
+
+def test_voiced_bounds_finds_a_word_in_a_noisy_recording():
+    rng = np.random.default_rng(5)
+    x = _noisy_word(rng)
+    s, e = voiced_bounds(x)
+    assert abs(s - 0.7 * SR) <= 0.05 * SR
+    assert abs(e - 1.3 * SR) <= 0.05 * SR, "the quiet last syllable belongs to the word"
+    # Relative to the loudest frame alone, the rumble makes the whole clip look like speech.
+    s2, e2 = speech_bounds(x)
+    assert e2 - s2 > 1.5 * SR
+
+
+def test_voiced_bounds_of_silence_and_of_a_short_clip():
+    assert voiced_bounds(np.zeros(100, np.float32)) == (0, 100)
+    s, e = voiced_bounds(np.zeros(SR, np.float32))
+    assert 0 <= s <= e <= SR
 
 
 def test_keywords_are_where_the_events_say_and_targets_align():
