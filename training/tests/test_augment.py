@@ -162,3 +162,37 @@ def test_spec_augment_masks_and_keeps_shape():
     assert np.all((g0 == f) | (g0 == 0.0))
     with pytest.raises(ValueError):
         A.spec_augment(f[0], rng)
+
+
+def _tone_gain_db(x, y):
+    return 20 * np.log10(np.std(y[2000:-2000]) / np.std(x[2000:-2000]))
+
+
+@pytest.mark.parametrize("freq", [250.0, 1000.0, 4000.0])
+def test_equalise_sets_the_gain_at_each_knot(freq):
+    t = np.arange(16000) / 16000
+    x = np.sin(2 * np.pi * freq * t).astype(np.float32)
+    gains = [0.0, 2.0, 4.0, 2.0, 0.0, -3.0, -6.0, -6.0]  # smooth, as a 255-tap FIR can follow
+    want = gains[list(A.EQ_KNOTS_HZ).index(freq)]
+    y = A.equalise(x, gains)
+    assert len(y) == len(x)
+    assert abs(_tone_gain_db(x, y) - want) < 0.5
+    # Linear phase, delay compensated: a flat equaliser changes nothing.
+    assert np.abs(A.equalise(x, [0.0] * 8) - x)[500:-500].max() < 1e-4
+
+
+def test_random_eq_draws_bounded_gains_reproducibly(clip):
+    y1, g1 = A.random_eq(clip, np.random.default_rng(4), max_db=10.0)
+    y2, g2 = A.random_eq(clip, np.random.default_rng(4), max_db=10.0)
+    assert g1 == g2 and np.array_equal(y1, y2)
+    assert len(g1) == len(A.EQ_KNOTS_HZ) and all(abs(g) <= 10.0 for g in g1)
+    assert len(y1) == len(clip)
+
+
+def test_the_chain_records_its_equaliser(clip):
+    info: dict = {}
+    A.augment(clip, np.random.default_rng(0), p_eq=1.0, info=info)
+    assert len(info["eq_db"]) == len(A.EQ_KNOTS_HZ)
+    info = {}
+    A.augment(clip, np.random.default_rng(0), info=info)
+    assert "eq_db" not in info  # off unless asked for
