@@ -53,16 +53,26 @@ def keyword_card(meta: dict, model=None) -> str:
     a("pip install -r training/requirements.txt -r training/requirements-synth.txt \\")
     a("            -r training/requirements-train.txt")
     a("bash training/scripts/install_tts.sh        # espeak-ng, mbrola, flite, festival, pico")
-    a("PYTHONPATH=training python -m hark_train keyword --data ../shared/data --out models/")
+    a("bash training/scripts/build_keyword.sh ../shared/data models/   # two stages, ~40 min")
     a("```")
     a("")
-    a(
-        f"This file was made by `{tr.get('command', '')}` at commit `{tr.get('commit', '')}` "
-        f"(seed {tr.get('seed')}, {tr.get('steps')} training steps; pass `--steps "
-        f"{tr.get('steps')}` to repeat exactly; `--minutes M` sizes the step count to a time "
-        "budget). Synthesis and the augmentation bank are cached under `--work` "
-        "(default `~/.cache/hark/keyword`) and resume."
-    )
+    if tr.get("stages"):
+        stages = "; ".join(
+            f"{i + 1}. `{st['command']}` ({st['note']})" for i, st in enumerate(tr["stages"])
+        )
+        a(
+            f"This file was made by `{tr.get('command', '')}` (seed {tr.get('seed')}), whose two "
+            f"stages of {tr.get('steps')} steps ran as: {stages}. Synthesis and the augmentation "
+            "bank are cached under `--work` (default `~/.cache/hark/keyword`) and resume."
+        )
+    else:
+        a(
+            f"This file was made by `{tr.get('command', '')}` at commit `{tr.get('commit', '')}` "
+            f"(seed {tr.get('seed')}, {tr.get('steps')} training steps; pass `--steps "
+            f"{tr.get('steps')}` to repeat exactly; `--minutes M` sizes the step count to a time "
+            "budget). Synthesis and the augmentation bank are cached under `--work` "
+            "(default `~/.cache/hark/keyword`) and resume."
+        )
     a("")
     a("## Model")
     a("")
