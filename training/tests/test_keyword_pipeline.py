@@ -13,8 +13,8 @@ ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
 
-@pytest.mark.parametrize("pcen", [False, True])
-def test_tiny_keyword_pipeline(tmp_path, pcen):
+@pytest.mark.parametrize(("pcen", "spread"), [(False, False), (True, False), (False, True)])
+def test_tiny_keyword_pipeline(tmp_path, pcen, spread):
     from hark_train.features import PCEN_DEFAULT
     from hark_train.keyword import LABELS, Config, run
     from hark_train.texts import data_dir
@@ -34,6 +34,7 @@ def test_tiny_keyword_pipeline(tmp_path, pcen):
         segment=60,
         stream_s=(3.0, 5.0),
         pcen=pcen,
+        voice_spread=spread,
     )
     res = run(cfg)
     meta = json.loads((cfg.out / "keyword.json").read_text())
@@ -43,6 +44,10 @@ def test_tiny_keyword_pipeline(tmp_path, pcen):
     assert set(meta["keyword"]["thresholds"]) == set(LABELS[1:])
     assert meta["keyword"]["wake_words"] == ["computer", "jarvis"]
     assert meta["training"]["steps"] == 3
+    # The augmentation recipe is recorded (the card states it).
+    summary = meta["training"]["summary"]
+    assert summary["bank_augment"]["vtlp_range"] == ([0.8, 1.2] if spread else [0.9, 1.1])
+    assert (summary["stream_eq"] is not None) == spread
     assert meta["evaluation"]["cost"]["parameters"] > 0
     # The synthesis cache made the clips; a second plan run would reuse them.
     rows = (cfg.work / "synth" / "manifest.jsonl").read_text().splitlines()
