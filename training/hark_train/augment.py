@@ -379,6 +379,17 @@ def spec_augment(
 # A random chain
 
 
+#: The voice perturbation ``augment`` applies by default: speed and vocal-tract length 0.9-1.1,
+#: each to 30% of the clips, no equaliser.
+VOICE_STANDARD = {
+    "p_speed": 0.3,
+    "speed_range": (0.9, 1.1),
+    "p_vtlp": 0.3,
+    "vtlp_range": (0.9, 1.1),
+    "p_eq": 0.0,
+    "eq_db": 10.0,
+}
+
 #: Wide speed and vocal-tract-length perturbation and random equalisation for ``augment``, applied
 #: often: the keyword and intent recipes use it to spread the few synthetic voices over more of
 #: the space of real speakers and microphones (one real contributor's "computer" was recognised
@@ -400,8 +411,8 @@ def augment(
     noises: list[np.ndarray] | tuple = (),
     rirs: list[np.ndarray] | tuple = (),
     sample_rate: int = SAMPLE_RATE,
-    p_speed: float = 0.3,
-    p_vtlp: float = 0.3,
+    p_speed: float = VOICE_STANDARD["p_speed"],
+    p_vtlp: float = VOICE_STANDARD["p_vtlp"],
     p_reverb: float = 0.5,
     p_real_rir: float = 0.3,
     p_far: float = 0.2,
@@ -410,10 +421,10 @@ def augment(
     snr_range: tuple[float, float] = (0.0, 20.0),
     gain_range: tuple[float, float] = (-30.0, 0.0),
     info: dict | None = None,
-    speed_range: tuple[float, float] = (0.9, 1.1),
-    vtlp_range: tuple[float, float] = (0.9, 1.1),
-    p_eq: float = 0.0,
-    eq_db: float = 10.0,
+    speed_range: tuple[float, float] = VOICE_STANDARD["speed_range"],
+    vtlp_range: tuple[float, float] = VOICE_STANDARD["vtlp_range"],
+    p_eq: float = VOICE_STANDARD["p_eq"],
+    eq_db: float = VOICE_STANDARD["eq_db"],
 ) -> np.ndarray:
     """A seeded random chain: speed (``speed_range``) -> VTLP (``vtlp_range``) -> reverb
     (simulated, or a real RIR from ``rirs``) -> random equaliser (``random_eq``, +-``eq_db``)
@@ -476,6 +487,7 @@ def load_noises(clips, sample_rate: int = SAMPLE_RATE, max_s: float | None = Non
 
 __all__ = [
     "VOICE_SPREAD",
+    "VOICE_STANDARD",
     "add_noise",
     "equalise",
     "random_eq",

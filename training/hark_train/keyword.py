@@ -38,7 +38,7 @@ import numpy as np
 
 from . import realdata as rd
 from .audio import SAMPLE_RATE, read_audio
-from .augment import VOICE_SPREAD, random_eq
+from .augment import VOICE_SPREAD, VOICE_STANDARD, random_eq
 from .detect import Detector, count_fires, refractory_frames, smooth
 from .features import PCEN_DEFAULT, FrontEndParams
 from .streams import (
@@ -88,23 +88,15 @@ class AugmentRecipe:
     version: str = ""
 
 
-#: The shipped recipe: speed and VTLP 0.9-1.1 on 30% of the copies.
-STANDARD_AUGMENT = AugmentRecipe(
-    variants=2,
-    bank={
-        "p_speed": 0.3,
-        "speed_range": (0.9, 1.1),
-        "p_vtlp": 0.3,
-        "vtlp_range": (0.9, 1.1),
-        "p_noise": 0.0,
-        "gain_range": (-1.0, -1.0),
-    },
-)
+#: The bank's copies get no noise and no level change: the streams add both.
+_NO_NOISE_OR_GAIN = {"p_noise": 0.0, "gain_range": (-1.0, -1.0)}
+#: The shipped recipe: ``augment.VOICE_STANDARD`` (speed and VTLP 0.9-1.1 on 30% of the copies).
+STANDARD_AUGMENT = AugmentRecipe(variants=2, bank={**VOICE_STANDARD, **_NO_NOISE_OR_GAIN})
 #: ``--voice-spread``: the wide speed, VTLP and random-equaliser spread of
 #: ``augment.VOICE_SPREAD`` on two copies of each clip, and half the streams equalised.
 SPREAD_AUGMENT = AugmentRecipe(
     variants=3,
-    bank={**VOICE_SPREAD, "p_noise": 0.0, "gain_range": (-1.0, -1.0)},
+    bank={**VOICE_SPREAD, **_NO_NOISE_OR_GAIN},
     stream_eq_p=0.5,
     version="a3",
 )
@@ -298,9 +290,41 @@ def _colored_noise(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray
 # 3. Augmentation bank
 
 
+def _bank_copies(
+    x: np.ndarray,
+    bounds: tuple[int, int],
+    label: int,
+    kind: str,
+    variants: int,
+    rng_of,
+    rirs: list,
+    settings: dict,
+    clean_first: bool,
+) -> list[tuple]:
+    """``variants`` copies of a clip for the bank, as (int16 audio peaking at 32000, label, kind,
+    speech start, speech end): the first unchanged when ``clean_first``, the others through
+    ``augment`` with ``settings`` and the generator ``rng_of(v)``; the speech bounds follow the
+    speed change."""
+    from .augment import augment
+
+    s0, e0 = bounds
+    out = []
+    for v in range(variants):
+        info: dict = {}
+        if v == 0 and clean_first:
+            y = x.astype(np.float32)
+        else:
+            y = augment(x, rng_of(v), rirs=rirs, info=info, **settings)
+        f = info.get("speed", 1.0)
+        s, e = int(s0 / f), min(len(y), int(e0 / f))
+        peak = float(np.max(np.abs(y))) or 1.0
+        out.append(((y / peak * 32000).astype(np.int16), label, kind, s, e))
+    return out
+
+
 def _augment_worker(args):
     path, label, kind, seed, key, variants, rir_dir, settings = args
-    from .augment import augment, load_rirs
+    from .augment import load_rirs
 
     global _RIRS
     try:
@@ -308,20 +332,17 @@ def _augment_worker(args):
     except NameError:
         _RIRS = list(load_rirs(rir_dir).values()) if rir_dir and Path(rir_dir).exists() else []
     x = read_audio(path)
-    s0, e0 = speech_bounds(x)
-    out = []
-    for v in range(variants):
-        rng = _rng(seed, "aug", key, v)
-        info: dict = {}
-        if v == 0 and variants > 1:
-            y = x.astype(np.float32)  # one clean copy
-        else:
-            y = augment(x, rng, rirs=_RIRS, info=info, **settings)
-        f = info.get("speed", 1.0)
-        s, e = int(s0 / f), min(len(y), int(e0 / f))
-        peak = float(np.max(np.abs(y))) or 1.0
-        out.append(((y / peak * 32000).astype(np.int16), label, kind, s, e))
-    return out
+    return _bank_copies(
+        x,
+        speech_bounds(x),
+        label,
+        kind,
+        variants,
+        lambda v: _rng(seed, "aug", key, v),
+        _RIRS,
+        settings,
+        clean_first=variants > 1,
+    )
 
 
 def _rir_dir(cfg: Config) -> Path:
@@ -347,7 +368,7 @@ def real_keyword_events(
     (``voiced_bounds``) plus ``margin_s``, faded in and out over 20 ms, then ``variants`` copies
     (the first clean, the others through the augmentation chain of the synthetic bank, with
     ``rirs`` or, when None, the bank's real impulse responses)."""
-    from .augment import augment, load_rirs
+    from .augment import load_rirs
 
     if rirs is None:
         rir_dir = _rir_dir(cfg)
@@ -364,17 +385,18 @@ def real_keyword_events(
         if len(x) > 2 * fade:
             x[:fade] *= ramp
             x[-fade:] *= ramp[::-1]
-        for v in range(variants):
-            rng = _rng(cfg.seed, "real-positive", clip.path, v)
-            info: dict = {}
-            if v == 0:
-                y = x
-            else:
-                y = augment(x, rng, rirs=rirs, info=info, **cfg.augmentation.bank)
-            f = info.get("speed", 1.0)
-            s, e = int(s0 / f), min(len(y), int(e0 / f))
-            peak = float(np.max(np.abs(y))) or 1.0
-            events.append(Event((y / peak * 32000).astype(np.int16), label, "real", s, e))
+        copies = _bank_copies(
+            x,
+            (s0, e0),
+            label,
+            "real",
+            variants,
+            lambda v, path=clip.path: _rng(cfg.seed, "real-positive", path, v),
+            rirs,
+            cfg.augmentation.bank,
+            clean_first=True,
+        )
+        events += [Event(*c) for c in copies]
     return events
 
 
@@ -469,11 +491,10 @@ class StreamBatcher:
         batch=BATCH,
         segment=SEGMENT,
         stream_s=(15, 90),
-        stream_eq_p: float = 0.0,
-        stream_eq_db: float = 8.0,
+        recipe: AugmentRecipe = STANDARD_AUGMENT,
     ):
         self.spec, self.rng, self.fe = spec, rng, fe
-        self.stream_eq_p, self.stream_eq_db = stream_eq_p, stream_eq_db
+        self.recipe = recipe
         self.stream_s = stream_s
         self.mean, self.std = mean, std
         self.batch, self.segment = batch, segment
@@ -484,9 +505,9 @@ class StreamBatcher:
         u = rng.random()
         secs = float(rng.uniform(2.0, 5.0)) if u < 0.1 else float(rng.uniform(*self.stream_s))
         audio, placed = make_stream(rng, self.spec, secs)
-        if self.stream_eq_p > 0 and rng.random() < self.stream_eq_p:
+        if self.recipe.stream_eq_p > 0 and rng.random() < self.recipe.stream_eq_p:
             # One microphone colours the whole stream: speech, noise and all.
-            audio, _ = random_eq(audio, rng, self.stream_eq_db)
+            audio, _ = random_eq(audio, rng, self.recipe.stream_eq_db)
         x = self.fe(audio)
         if self.fe.p.pcen is not None:
             x = fast_pcen(x, self.fe.p)
@@ -548,7 +569,6 @@ def train(cfg: Config, spec: StreamSpec, mean, std, fe) -> tuple[object, dict]:
         prior_steps = int(ck.get("step", 0)) + int(ck.get("prior_steps", 0))
         print(f"train: continuing from {cfg.init} ({prior_steps} steps)", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    aug = cfg.augmentation
     batcher = StreamBatcher(
         spec,
         _rng(cfg.seed, "train-streams"),
@@ -558,8 +578,7 @@ def train(cfg: Config, spec: StreamSpec, mean, std, fe) -> tuple[object, dict]:
         cfg.batch,
         cfg.segment,
         cfg.stream_s,
-        stream_eq_p=aug.stream_eq_p,
-        stream_eq_db=aug.stream_eq_db,
+        recipe=cfg.augmentation,
     )
     run = f"-{cfg.run_name}" if cfg.run_name else ""
     ckpt_path = cfg.work / f"keyword-s{cfg.seed}{run}{'-tiny' if cfg.tiny else ''}.pt"
@@ -1014,12 +1033,7 @@ def summarise_data(rows, real, bank, recipe: AugmentRecipe = STANDARD_AUGMENT) -
         },
         "augmented_bank_clips": len(bank),
         "bank_variants": recipe.variants,
-        "bank_augment": {
-            k: v
-            for k, v in recipe.bank.items()
-            if k.split("_")[-1] in ("speed", "vtlp", "eq")
-            or k.split("_")[0] in ("speed", "vtlp", "eq")
-        },
+        "bank_augment": {k: v for k, v in recipe.bank.items() if k not in _NO_NOISE_OR_GAIN},
         "stream_eq": {"p": recipe.stream_eq_p, "db": recipe.stream_eq_db}
         if recipe.stream_eq_p
         else None,
