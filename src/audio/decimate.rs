@@ -38,15 +38,15 @@ impl Decimator {
             return None;
         }
         let k = factor as usize;
-        let taps = design(k);
-        let half = (taps.len() - 1) / 2;
-        Some(Self {
+        let mut decimator = Self {
             factor: k,
-            window: vec![0.0; taps.len() - 1],
-            taps,
+            taps: design(k),
+            window: Vec::new(),
             phase: 0,
-            delay_left: half / k,
-        })
+            delay_left: 0,
+        };
+        decimator.reset();
+        Some(decimator)
     }
 
     /// Decimates `input`, appending the outputs it completes to `out`.
