@@ -305,10 +305,8 @@ def random_eq(
     x: np.ndarray, rng: np.random.Generator, max_db: float = 10.0, sample_rate: int = SAMPLE_RATE
 ) -> tuple[np.ndarray, list[float]]:
     """A random microphone / room colouring: an independent gain of +-``max_db`` at each octave
-    knot (``EQ_KNOTS_HZ``), smooth in between. Real recordings differ from synthetic speech in
-    their long-term spectrum as much as in their voices: a held-out real speaker's "computer" was
-    recognised once his recordings were equalised to the synthetic voices' average spectrum.
-    Returns the signal and the gains."""
+    knot (``EQ_KNOTS_HZ``), smooth in between: real microphones and rooms colour speech in ways
+    synthetic clips never are. Returns the signal and the gains."""
     gains = [round(float(g), 2) for g in rng.uniform(-max_db, max_db, len(EQ_KNOTS_HZ))]
     return equalise(x, gains, sample_rate), gains
 
@@ -393,8 +391,7 @@ VOICE_STANDARD = {
 #: Wide speed and vocal-tract-length perturbation and random equalisation for ``augment``, applied
 #: often: the keyword and intent recipes use it to spread the few synthetic voices over more of
 #: the space of real speakers and microphones (one real contributor's "computer" was recognised
-#: by the keyword model only once his recordings were warped 8-15% lower, or equalised to the
-#: synthetic voices' average spectrum).
+#: by the keyword model only once his recordings were warped 8-15% lower: ``realcheck``).
 VOICE_SPREAD = {
     "p_speed": 0.4,
     "speed_range": (0.85, 1.15),

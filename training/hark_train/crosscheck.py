@@ -21,26 +21,40 @@ from .detect import Detector, refractory_frames
 from .features import FrontEndParams, log_mel, model_features, read_wav
 
 
-def python_events(model_dir: Path, wav: Path, threshold: float) -> list[dict]:
-    import onnxruntime as ort
+class KeywordReference:
+    """A shipped keyword model run the reference way: the Python front-end, onnxruntime on one
+    thread, the state carried from chunk to chunk."""
 
-    meta = json.loads((model_dir / "keyword.json").read_text())
-    params = FrontEndParams.from_dict(meta["frontend"])
+    def __init__(self, model_dir: Path):
+        import onnxruntime as ort
+
+        self.meta = json.loads((model_dir / "keyword.json").read_text())
+        self.params = FrontEndParams.from_dict(self.meta["frontend"])
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_dir / "keyword.onnx"), so)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Posteriors ``[frames, labels]`` of mono audio at the model's rate, from a zero state."""
+        feats = model_features(log_mel(x, self.params), self.params).astype(np.float32)
+        state = self.meta["keyword"]["state"]
+        feeds = {s["input"]: np.zeros(s["shape"], np.float32) for s in state}
+        outs = []
+        for s in range(0, len(feats), 1000):
+            res = self.session.run(None, {"x": feats[None, s : s + 1000], **feeds})
+            outs.append(res[0][0])
+            for spec, v in zip(state, res[1:], strict=True):
+                feeds[spec["input"]] = v
+        return np.concatenate(outs) if outs else np.zeros((0, len(self.meta["labels"])))
+
+
+def python_events(model_dir: Path, wav: Path, threshold: float) -> list[dict]:
+    ref = KeywordReference(model_dir)
+    meta, params = ref.meta, ref.params
     x, sr = read_wav(wav)
     if sr != params.sample_rate:
         raise SystemExit(f"{wav}: {sr} Hz; write it at {params.sample_rate} Hz for the check")
-    feats = model_features(log_mel(x, params), params).astype(np.float32)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(model_dir / "keyword.onnx"), so)
-    feeds = {s["input"]: np.zeros(s["shape"], np.float32) for s in meta["keyword"]["state"]}
-    outs = []
-    for s in range(0, len(feats), 1000):
-        res = sess.run(None, {"x": feats[None, s : s + 1000], **feeds})
-        outs.append(res[0][0])
-        for spec, v in zip(meta["keyword"]["state"], res[1:], strict=True):
-            feeds[spec["input"]] = v
-    scores = np.concatenate(outs) if outs else np.zeros((0, len(meta["labels"])))
+    scores = ref.scores(x)
     kw = meta["keyword"]
     labels = meta["labels"]
     thr = [None if lab == kw["background"] else threshold for lab in labels]
