@@ -10,7 +10,9 @@ moving average) and the share of clips whose peak exceeds 0.5. Variants: the rec
 are; warped by VTLP 0.85 and 0.92 (formants lower) and 1.08; played 0.9 and 1.1 times as fast; and,
 given the synthesis manifest, equalised at the octave knots of ``augment.equalise`` to the
 long-term spectrum of the synthetic "computer" clips. A voice or microphone the training did not
-cover shows as low scores that rise under one of these changes. Each clip is scored alone from a
+cover shows as low scores that rise under one of these changes. ``--negatives`` also scores each
+clip of the keyword evaluation's real negatives (its first 20 s) and counts, per group, the clips
+whose peak exceeds 0.5: where false alarms come from. Each clip is scored alone from a
 zero state, with 0.5 s of faint noise before and 1 s after (as the keyword evaluation does).
 """
 
@@ -27,6 +29,7 @@ from .audio import SAMPLE_RATE, read_audio
 from .augment import EQ_KNOTS_HZ, equalise, speed, vtlp
 from .crosscheck import KeywordReference
 from .detect import smooth
+from .texts import data_dir
 
 
 def pad(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -88,6 +91,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model-dir", type=Path, default=Path("models"))
     ap.add_argument("--data", default=None, help="data folder (default: $HARK_DATA)")
     ap.add_argument("--synth", type=Path, default=None, help="synthesis manifest.jsonl")
+    ap.add_argument("--negatives", action="store_true", help="also score the real negatives")
     args = ap.parse_args(argv)
     ref = KeywordReference(args.model_dir)
     synth = synthetic_clips(args.synth) if args.synth else None
@@ -100,7 +104,25 @@ def main(argv=None) -> int:
                 f"{group} ({len(xs)} clips), {name}: median peak {np.median(p):.3f}, "
                 f"over 0.5: {np.mean(p > 0.5):.0%}"
             )
+    if args.negatives:
+        negative_sources(ref, args.data)
     return 0
+
+
+def negative_sources(ref: KeywordReference, data) -> None:
+    """Clips of the keyword evaluation's real negatives whose peak "computer" score exceeds 0.5,
+    counted per group."""
+    from .keyword import Config, real_split
+
+    work = Path.home() / ".cache" / "hark" / "keyword"  # the keyword command's default cache
+    cfg = Config(data=data_dir(data), out=Path("."), work=work)
+    clips = real_split(cfg)["eval"]
+    p = peaks(ref, [rd.load(c)[: 20 * SAMPLE_RATE] for c in clips], "computer")
+    over = [c for c, v in zip(clips, p, strict=True) if v > 0.5]
+    print(f"real negatives: {len(over)} of {len(clips)} clips peak over 0.5")
+    for group, members in sorted(rd.groups(over).items(), key=lambda g: -len(g[1])):
+        texts = sorted({c.text for c in members if c.text})[:3]
+        print(f"  {group}: {len(members)} {texts}")
 
 
 if __name__ == "__main__":
