@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--epochs", type=int, default=60, help="most validation rounds")
     se.add_argument("--minutes", type=float, default=15.0, help="training time budget")
+    se.add_argument(
+        "--members", type=int, default=1, help="models trained from successive seeds and averaged"
+    )
     se.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     se.add_argument("--no-progress", action="store_true", help="no progress bars")
     se.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)

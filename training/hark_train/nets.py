@@ -193,6 +193,34 @@ class UtteranceClassifier(nn.Module):
         return tuple(torch.softmax(z, dim=-1) for z in self.logits(x))
 
 
+class UtteranceEnsemble(nn.Module):
+    """Several ``UtteranceClassifier``s trained alike from different seeds, as one model: each
+    head's output is the mean of the members' softmax outputs. Averaging members whose
+    validation scores swing from round to round gives a steadier model than any one of them.
+    ``logits`` returns the log of that mean, so ``softmax(logits)`` is the exported output and
+    code written for one classifier (``intent.predict``) works unchanged."""
+
+    def __init__(self, members: list[UtteranceClassifier]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def heads(self) -> nn.ModuleList:
+        return self.members[0].heads
+
+    def logits(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return [torch.log(p.clamp_min(1e-12)) for p in self._mean(x, lengths)]
+
+    def _mean(self, x: torch.Tensor, lengths: torch.Tensor | None) -> list[torch.Tensor]:
+        per = [[torch.softmax(z, dim=-1) for z in m.logits(x, lengths)] for m in self.members]
+        return [torch.stack(ps).mean(dim=0) for ps in zip(*per, strict=True)]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self._mean(x, None))
+
+
 def parameter_count(model: nn.Module) -> int:
     """Trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

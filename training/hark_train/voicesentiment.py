@@ -27,7 +27,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ from .intent import (
     real_sets,
     voice_pools,
 )
-from .nets import UtteranceClassifier, parameter_count
+from .nets import UtteranceClassifier, UtteranceEnsemble, parameter_count
 from .streams import FastLogMel
 from .synth import Item, cache_path, draw_settings, synthesize
 from .textsentiment import feedback_sentences
@@ -92,6 +92,9 @@ class SentimentConfig:
     word_variants: int = 1
     max_epochs: int = 60
     batches_per_round: int = 60
+    #: Models trained alike from seeds ``seed``, ``seed + 1``, ... and averaged into one
+    #: (``nets.UtteranceEnsemble``); each is early-stopped on the validation actors by itself.
+    members: int = 1
     minutes: float = 15.0
     patience: int = 8
     batch: int = 32
@@ -319,23 +322,25 @@ def run(cfg: SentimentConfig) -> dict:
     mean = stacked.mean(axis=0).astype(np.float32)
     std = np.maximum(stacked.std(axis=0), 1e-3).astype(np.float32)
     valid = [u for u in eval_u if u.split == "valid"]
-    model, history = train(
-        cfg,
-        feats,
-        labels,
-        [efeats[id(u)][0] for u in valid],
-        [u.label for u in valid],
-        mean,
-        std,
-    )
+    members, member_histories = [], []
+    for k in range(max(1, cfg.members)):
+        member, hist = train(
+            replace(cfg, seed=cfg.seed + k),
+            feats,
+            labels,
+            [efeats[id(u)][0] for u in valid],
+            [u.label for u in valid],
+            mean,
+            std,
+        )
+        members.append(member)
+        member_histories.append(hist)
+    model = members[0] if len(members) == 1 else UtteranceEnsemble(members)
+    history = member_histories[0]
     t = lap("training", t)
 
     evaluation: dict = {}
-    for name, sel in (
-        ("ravdess_test_actors", lambda u: u.source == "ravdess" and u.split == "test"),
-        ("ravdess_valid_actors", lambda u: u.source == "ravdess" and u.split == "valid"),
-        ("words_heldout_voices", lambda u: u.source == "words" and u.split == "holdout"),
-    ):
+    for name, sel in _EVAL_SETS.items():
         us = [u for u in eval_u if sel(u)]
         if not us:
             continue
@@ -353,6 +358,17 @@ def run(cfg: SentimentConfig) -> dict:
                     "uar"
                 ]
             evaluation[name]["uar_per_actor"] = per_actor
+    if len(members) > 1:
+        # Each member alone, to show what averaging them gives.
+        evaluation["members"] = []
+        for k, member in enumerate(members):
+            rec = {"seed": cfg.seed + k}
+            for name in ("ravdess_test_actors", "ravdess_valid_actors", "words_heldout_voices"):
+                us = [u for u in eval_u if _EVAL_SETS[name](u)]
+                if us:
+                    (post,) = predict(member, [efeats[id(u)][0] for u in us], mean, std)
+                    rec[name] = recall_scores([u.label for u in us], list(post.argmax(1)))["uar"]
+            evaluation["members"].append(rec)
     t = lap("evaluation", t)
 
     params.mean = [round(float(v), 5) for v in mean]
@@ -377,7 +393,8 @@ def run(cfg: SentimentConfig) -> dict:
                 "licence": "CC BY 4.0 / CC BY-SA 3.0 / GPL-2 and free content",
             },
         ],
-        "command": f"python -m hark_train sentiment --data DATA --out {cfg.out}",
+        "command": f"python -m hark_train sentiment --data DATA --out {cfg.out}"
+        + (f" --members {cfg.members}" if cfg.members > 1 else ""),
         "commit": git_commit(REPO),
         "seed": cfg.seed,
         "date": _dt.date.today().isoformat(),
@@ -392,8 +409,10 @@ def run(cfg: SentimentConfig) -> dict:
             "class_counts": np.bincount(labels, minlength=3).tolist(),
         },
         "history": history,
+        "member_histories": member_histories if len(members) > 1 else [],
         "parameters": parameter_count(model),
         "architecture": {
+            "members": len(members),
             "conv_channels": cfg.conv_channels,
             "stride": cfg.stride,
             "hidden": cfg.hidden,
@@ -422,6 +441,14 @@ def run(cfg: SentimentConfig) -> dict:
     meta = json.loads(paths["json"].read_text())
     write_card(cfg.out, cfg.name, meta)
     return meta
+
+
+#: The evaluation sets: name → which utterances belong to it.
+_EVAL_SETS = {
+    "ravdess_test_actors": lambda u: u.source == "ravdess" and u.split == "test",
+    "ravdess_valid_actors": lambda u: u.source == "ravdess" and u.split == "valid",
+    "words_heldout_voices": lambda u: u.source == "words" and u.split == "holdout",
+}
 
 
 def real_sets_for(cfg: SentimentConfig) -> dict:
@@ -534,6 +561,7 @@ def main_args(args) -> int:
         seed=args.seed,
         max_epochs=args.epochs,
         minutes=args.minutes,
+        members=args.members,
         jobs=args.jobs,
         progress=not args.no_progress,
         tiny=args.tiny,
@@ -541,6 +569,9 @@ def main_args(args) -> int:
     meta = run(cfg)
     ev = meta["evaluation"]
     for k, v in ev.items():
+        if not isinstance(v, dict):
+            print(k, v)
+            continue
         print(
             k,
             {

@@ -246,9 +246,12 @@ def test_tiny_sentiment_pipeline(tmp_path: Path) -> None:
         jobs=1,
         progress=False,
         tiny=True,
+        members=2,
     )
     meta = run(cfg)
     assert meta["kind"] == "sentiment" and meta["labels"] == LABELS
+    assert meta["training"]["architecture"]["members"] == 2
+    assert [m["seed"] for m in meta["evaluation"]["members"]] == [0, 1]
     assert meta["features"] == "logmel" and len(meta["frontend"]["mean"]) == 40
     test = meta["evaluation"]["ravdess_test_actors"]["clean"]
     assert 0.0 <= test["uar"] <= 1.0 and test["n"] > 0
@@ -315,3 +318,24 @@ def test_an_exported_model_continues_training_with_its_own_weights(tmp_path: Pat
     shallow = UtteranceClassifier(40, heads, hidden=8, layers=1, conv_channels=8, stride=3)
     with pytest.raises(ValueError, match="intent.onnx"):
         utterance_state_from_onnx(paths["onnx"], shallow)
+
+
+def test_ensemble_averages_its_members_softmax() -> None:
+    from hark_train.nets import UtteranceEnsemble
+
+    torch.manual_seed(0)
+    members = [UtteranceClassifier(4, {"a": 3, "b": 2}, hidden=4, layers=1) for _ in range(3)]
+    ens = UtteranceEnsemble(members).eval()
+    for m in members:
+        m.eval()
+    x = torch.randn(2, 9, 4)
+    with torch.no_grad():
+        outs = ens(x)
+        for h in range(2):
+            want = torch.stack([m(x)[h] for m in members]).mean(dim=0)
+            assert torch.allclose(outs[h], want, atol=1e-6)
+            # ``logits`` is the log of the same average, so code written for one model agrees.
+            assert torch.allclose(torch.softmax(ens.logits(x)[h], -1), want, atol=1e-6)
+    assert len(ens.heads) == 2
+    with pytest.raises(ValueError):
+        UtteranceEnsemble([])
