@@ -1,0 +1,90 @@
+"""The context → phoneme graph compiler and its Viterbi decoder (hark_train.grammar_graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hark_train.grammar import parse_context
+from hark_train.grammar_graph import Decoder, PhonemeGraph, compile_context, spoken_units
+
+CONTEXT = """
+context:
+  expressions:
+    TurnOn:
+      - "[please] turn on [the] $device:name"
+      - "switch $device:name on"
+    TurnOff:
+      - "turn off [the] $device:name"
+  slots:
+    device:
+      - light
+      - value: fan
+        synonyms: [ceiling fan]
+"""
+
+
+def _letters_lexicon(ctx):
+    """A toy pronunciation: each letter is a phoneme."""
+    units = sorted(spoken_units(ctx))
+    alphabet = sorted({ch for u in units for ch in u if ch != " "})
+    lex = {u: [alphabet.index(ch) + 1 for ch in u if ch != " "] for u in units}
+    return lex, alphabet
+
+
+def _posteriors(text: str, alphabet: list[str], noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Log-probabilities of an ideal recogniser hearing ``text`` (2 frames per letter, a blank
+    after each), with Gaussian noise on the logits."""
+    frames = [0, 0]
+    for word in text.split():
+        for ch in word:
+            frames += [alphabet.index(ch) + 1] * 2 + [0]
+    frames += [0, 0]
+    z = np.full((len(frames), len(alphabet) + 1), np.log(0.01))
+    z[np.arange(len(frames)), frames] = np.log(0.9)
+    z += noise * np.random.default_rng(seed).standard_normal(z.shape)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize(
+    ("said", "intent", "slots"),
+    [
+        ("please turn on the light", "TurnOn", {"name": ("light", "light")}),
+        ("turn on ceiling fan", "TurnOn", {"name": ("fan", "ceiling fan")}),
+        ("switch fan on", "TurnOn", {"name": ("fan", "fan")}),
+        ("turn off the fan", "TurnOff", {"name": ("fan", "fan")}),
+        ("turn off light", "TurnOff", {"name": ("light", "light")}),
+    ],
+)
+def test_decoder_finds_the_said_command(said, intent, slots) -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    dec = Decoder(compile_context(ctx, lex))
+    for noise in (0.0, 1.0):
+        got = dec.decode(_posteriors(said, alphabet, noise))
+        assert got.intent == intent
+        assert got.slots == slots
+    clean = dec.decode(_posteriors(said, alphabet))
+    # The grammar path is the recogniser's own best path: it costs (almost) nothing.
+    assert -0.05 < clean.gap <= 1e-9
+
+
+def test_out_of_grammar_speech_costs_more_than_a_command() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    dec = Decoder(compile_context(ctx, lex))
+    inside = dec.decode(_posteriors("turn off the fan", alphabet)).gap
+    outside = dec.decode(_posteriors("the fan off", alphabet)).gap
+    assert outside < inside - 0.5
+
+
+def test_graph_round_trips_through_metadata() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    g = compile_context(ctx, lex)
+    again = PhonemeGraph.from_meta(g.to_meta())
+    assert again == g
+    z = _posteriors("switch light on", alphabet, 0.5)
+    a, b = Decoder(g).decode(z), Decoder(again).decode(z)
+    assert (a.intent, a.slots) == (b.intent, b.slots)
+    assert abs(a.score - b.score) < 1e-9
