@@ -495,6 +495,38 @@ def write_card(out: Path, name: str, meta: dict) -> None:
         f"| {h['epoch']} | {h['train_loss']} | {h['valid_uar']} | {h['elapsed_s']} |"
         for h in tr.get("history", [])
     )
+    n_members = tr.get("architecture", {}).get("members", 1)
+    members = ev.get("members") or []
+    if n_members > 1:
+        ensemble = (
+            f"\n\nThe model is the average of {n_members} such networks (their softmax outputs "
+            f"are averaged), trained alike on the same examples from seeds {tr['seed']}-"
+            f"{tr['seed'] + n_members - 1} and each early-stopped on the validation actors by "
+            "itself. One network's validation score swings from round to round and between seeds "
+            "(see the table below); the average is steadier."
+        )
+        hists = tr.get("member_histories") or []
+        member_rows = "\n".join(
+            f"| {m['seed']} | {len(hists[k]) if k < len(hists) else 'n/a'} | "
+            f"{m.get('ravdess_valid_actors')} | {m.get('ravdess_test_actors')} | "
+            f"{m.get('words_heldout_voices')} |"
+            for k, m in enumerate(members)
+        )
+
+        def clean_uar(key: str):
+            return ev.get(key, {}).get("clean", {}).get("uar")
+
+        member_table = (
+            "\n\nEach network alone (UAR, clean):\n\n"
+            "| seed | rounds | RAVDESS actors 13-14 (validation) | RAVDESS actors 15-18 (test) "
+            "| held-out feedback sentences |\n|---|---|---|---|---|\n"
+            f"{member_rows}\n"
+            f"| **average of all** | | **{clean_uar('ravdess_valid_actors')}** | "
+            f"**{clean_uar('ravdess_test_actors')}** | **{clean_uar('words_heldout_voices')}** |"
+        )
+        history_title = f"Training history of the first network (seed {tr['seed']}):"
+    else:
+        ensemble, member_table, history_title = "", "", "Training history:"
     data = "\n".join(f"- {d['name']} ({d['licence']})" for d in tr["data"])
     arch = tr.get("architecture", {})
     card = f"""# Model card: hark sentiment of the voice (`{name}.onnx`)
@@ -509,7 +541,7 @@ front-end; normalisation in `{name}.json`). Output `sentiment` `[1, 3]`: softmax
 
 Architecture: Conv1d(40→{arch.get("conv_channels")}, kernel 5, stride {arch.get("stride")}) →
 ReLU → {arch.get("layers")}-layer bidirectional LSTM({arch.get("hidden")}) → mean and max over
-time → Linear(3) → softmax. {tr.get("parameters")} parameters.
+time → Linear(3) → softmax.{ensemble} {tr.get("parameters")} parameters.
 
 Built by `{tr["command"]}` at commit `{tr["commit"]}` (seed {tr["seed"]}, {tr.get("date")}).
 Time on this 2-core machine: {tr.get("timings_s")} (seconds per step).
@@ -533,9 +565,9 @@ real recordings never trained on at 12 dB SNR.
 {rows}
 
 Per held-out actor (UAR, clean): {rt.get("uar_per_actor")}. Target: UAR ≥ 0.65 on held-out actors.
-Confusion matrix: `{name}.confusion.png`.
+Confusion matrix: `{name}.confusion.png`.{member_table}
 
-Training history:
+{history_title}
 
 | epoch | train loss | valid UAR | elapsed s |
 |---|---|---|---|
