@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from hark_train import intent as intent_mod
+from hark_train import realdata as rd
 from hark_train.audio import read_audio
 from hark_train.augment import augment, gain, load_noises, load_rirs
 from hark_train.features import FrontEndParams
@@ -252,6 +253,27 @@ def evaluate(args) -> None:
     held = run("holdout", list(range(len(conds))))
     for k, name in enumerate(conds):
         print("held-out Pico voices,", name, report(held[k], thr))
+    # Real speech that is not a command, padded like a captured command (as intent.evaluate).
+    noise = intent_mod._noise_clips(real["eval"])
+    accepted, total = 0, 0
+    for c in [c for c in real["eval"] if c not in noise]:
+        try:
+            x = rd.load(c)
+        except Exception as e:  # noqa: BLE001 - a broken file is skipped, as in intent.evaluate
+            print(f"skipped {c.path}: {e}")
+            continue
+        rng = intent_mod._rng(cfg.seed, "real", str(c.path))
+        y = intent_mod.pad_command(x[: 8 * 16000], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
+        f = intent_mod._G["fe"](gain(intent_mod._floor_noise(y, rng, 60.0), -12.0))
+        with torch.no_grad():
+            d = dec.decode(
+                model(torch.from_numpy(((f - mean) / std).astype(np.float32)[None]))[0].numpy()
+            )
+        accepted += d.gap >= thr
+        total += 1
+    print(
+        f"real non-command speech: {accepted} of {total} accepted ({accepted / max(total, 1):.1%})"
+    )
 
 
 def main() -> None:
