@@ -336,6 +336,36 @@ def _floor_noise(y: np.ndarray, rng, db: float) -> np.ndarray:
     return (y + rng.standard_normal(len(y)) * peak * 10 ** (-db / 20)).astype(np.float32)
 
 
+def command_copy(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    clean: bool,
+    noises=(),
+    rirs=(),
+    tail: np.ndarray | None = None,
+    p_noise: float = 0.85,
+    snr_range: tuple[float, float] = (0.0, 20.0),
+    **augment_args,
+) -> np.ndarray:
+    """One training copy of a spoken command, padded as a captured command: ``clean`` is only a
+    quiet noise floor (45-70 dB down) and a gain of -25 to -3 dB; otherwise ``augment``'s chain
+    (``noises`` at ``snr_range`` with probability ``p_noise``, ``rirs``, gain -30 to -3 dB, and
+    ``augment_args``) over a 70 dB floor. The intent and sentiment trainers share it."""
+    y = pad_command(x, rng, tail=tail)
+    if clean:
+        return gain(_floor_noise(y, rng, float(rng.uniform(45, 70))), float(rng.uniform(-25, -3)))
+    return augment(
+        _floor_noise(y, rng, 70.0),
+        rng,
+        noises=noises,
+        rirs=rirs,
+        p_noise=p_noise,
+        snr_range=snr_range,
+        gain_range=(-30.0, -3.0),
+        **augment_args,
+    )
+
+
 def _train_worker(args) -> list[np.ndarray]:
     path, key, variants, seed = args
     x = read_audio(path)
@@ -347,19 +377,7 @@ def _train_worker(args) -> list[np.ndarray]:
         if tails and rng.random() < 0.4:
             t = tails[int(rng.integers(len(tails)))]
             tail = t[-int(rng.uniform(0.05, 0.3) * SAMPLE_RATE) :]
-        y = pad_command(x, rng, tail=tail)
-        if v == 0:
-            y = gain(_floor_noise(y, rng, float(rng.uniform(45, 70))), float(rng.uniform(-25, -3)))
-        else:
-            y = augment(
-                _floor_noise(y, rng, 70.0),
-                rng,
-                noises=noises,
-                rirs=rirs,
-                p_noise=0.85,
-                snr_range=(0.0, 20.0),
-                gain_range=(-30.0, -3.0),
-            )
+        y = command_copy(x, rng, v == 0, noises, rirs, tail=tail)
         out.append(fe(y).astype(np.float16))
     return out
 

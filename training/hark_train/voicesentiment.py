@@ -35,7 +35,7 @@ import torch
 
 from . import textdata as td
 from .audio import SAMPLE_RATE, read_audio
-from .augment import augment, gain, load_noises, load_rirs
+from .augment import gain, load_noises, load_rirs
 from .export import export_utterance, git_commit
 from .features import FrontEndParams
 from .intent import (
@@ -46,6 +46,7 @@ from .intent import (
     _noise_clips,
     _rng,
     _speech_power,
+    command_copy,
     fit,
     mix_noise,
     pad_command,
@@ -170,20 +171,10 @@ def _worker(args) -> list[np.ndarray]:
     out = []
     for v in range(variants):
         rng = _rng(seed, "sent", key, v)
-        y = pad_command(x, rng)
-        if v == 0 and clean_first:
-            y = gain(_floor_noise(y, rng, float(rng.uniform(45, 70))), float(rng.uniform(-25, -3)))
-        else:
-            y = augment(
-                _floor_noise(y, rng, 70.0),
-                rng,
-                noises=noises,
-                rirs=rirs,
-                p_noise=0.8,
-                p_vtlp=0.2,
-                snr_range=(5.0, 25.0),
-                gain_range=(-30.0, -3.0),
-            )
+        clean = v == 0 and clean_first
+        y = command_copy(
+            x, rng, clean, noises, rirs, p_noise=0.8, snr_range=(5.0, 25.0), p_vtlp=0.2
+        )
         out.append(fe(y).astype(np.float16))
     return out
 

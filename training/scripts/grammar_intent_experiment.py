@@ -31,7 +31,7 @@ from torch import nn
 from hark_train import intent as intent_mod
 from hark_train import realdata as rd
 from hark_train.audio import read_audio
-from hark_train.augment import augment, gain, load_noises, load_rirs
+from hark_train.augment import gain, load_noises, load_rirs
 from hark_train.features import FrontEndParams
 from hark_train.grammar import load_context
 from hark_train.grammar_graph import Decoder, compile_context, lexicon
@@ -81,20 +81,9 @@ def bank(args) -> None:
         x = read_audio(path)
         rng = np.random.default_rng(k)
         for v in range(1 if valid else 2):
-            y = intent_mod.pad_command(x, rng)
-            if v == 0:
-                y = intent_mod._floor_noise(y, rng, float(rng.uniform(45, 70)))
-                y = gain(y, float(rng.uniform(-25, -3)))
-            else:
-                y = augment(
-                    intent_mod._floor_noise(y, rng, 70.0),
-                    rng,
-                    noises=noises,
-                    rirs=rirs,
-                    p_noise=0.8,
-                    snr_range=(5.0, 25.0),
-                    gain_range=(-30.0, -3.0),
-                )
+            y = intent_mod.command_copy(
+                x, rng, v == 0, noises, rirs, p_noise=0.8, snr_range=(5.0, 25.0)
+            )
             out.append((fe(y).astype(np.float16), known[text], "valid" if valid else "train"))
     with open(args.out, "wb") as f:
         pickle.dump(out, f)
