@@ -170,6 +170,16 @@ def _cmd_text(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hark_train")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
@@ -285,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     se.add_argument("--epochs", type=int, default=60, help="most validation rounds")
     se.add_argument("--minutes", type=float, default=15.0, help="training time budget")
     se.add_argument(
-        "--members", type=int, default=1, help="models trained from successive seeds and averaged"
+        "--members",
+        type=_positive_int,
+        default=1,
+        help="models trained from successive seeds and averaged",
     )
     se.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     se.add_argument("--no-progress", action="store_true", help="no progress bars")

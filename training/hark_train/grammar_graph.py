@@ -115,6 +115,12 @@ def lexicon(ctx: Context, inventory: list[str], cache: Path | None = None) -> di
 
 
 def compile_context(ctx: Context, lex: dict[str, list[int]]) -> PhonemeGraph:
+    """The context's phoneme graph. ``lex`` gives the phoneme ids of every word and slot phrase
+    (``lexicon``); one with none (no sound the recogniser knows) is an error, since it would
+    match any silence."""
+    mute = sorted(u for u in spoken_units(ctx) if not lex.get(u))
+    if mute:
+        raise ValueError(f"no phonemes the recogniser knows for {', '.join(map(repr, mute))}")
     g = PhonemeGraph()
     after_silence = g.junction()
     g.chains.append(Chain(START, after_silence, []))

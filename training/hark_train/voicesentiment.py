@@ -239,6 +239,8 @@ def train(cfg: SentimentConfig, feats, labels, valid_feats, valid_labels, mean, 
 
 
 def run(cfg: SentimentConfig) -> dict:
+    if cfg.members < 1:
+        raise ValueError(f"members must be at least 1, not {cfg.members}")
     t_start = time.perf_counter()
     cfg.work.mkdir(parents=True, exist_ok=True)
     if cfg.tiny:
@@ -314,7 +316,7 @@ def run(cfg: SentimentConfig) -> dict:
     std = np.maximum(stacked.std(axis=0), 1e-3).astype(np.float32)
     valid = [u for u in eval_u if u.split == "valid"]
     members, member_histories = [], []
-    for k in range(max(1, cfg.members)):
+    for k in range(cfg.members):
         member, hist = train(
             replace(cfg, seed=cfg.seed + k),
             feats,
@@ -354,8 +356,8 @@ def run(cfg: SentimentConfig) -> dict:
         evaluation["members"] = []
         for k, member in enumerate(members):
             rec = {"seed": cfg.seed + k}
-            for name in ("ravdess_test_actors", "ravdess_valid_actors", "words_heldout_voices"):
-                us = [u for u in eval_u if _EVAL_SETS[name](u)]
+            for name, sel in _EVAL_SETS.items():
+                us = [u for u in eval_u if sel(u)]
                 if us:
                     (post,) = predict(member, [efeats[id(u)][0] for u in us], mean, std)
                     rec[name] = recall_scores([u.label for u in us], list(post.argmax(1)))["uar"]

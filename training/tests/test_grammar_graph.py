@@ -88,3 +88,11 @@ def test_graph_round_trips_through_metadata() -> None:
     a, b = Decoder(g).decode(z), Decoder(again).decode(z)
     assert (a.intent, a.slots) == (b.intent, b.slots)
     assert abs(a.score - b.score) < 1e-9
+
+
+def test_a_word_without_known_phonemes_is_a_clear_error() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, _ = _letters_lexicon(ctx)
+    lex["switch"] = []
+    with pytest.raises(ValueError, match="'switch'"):
+        compile_context(ctx, lex)

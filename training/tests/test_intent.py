@@ -339,3 +339,11 @@ def test_ensemble_averages_its_members_softmax() -> None:
     assert len(ens.heads) == 2
     with pytest.raises(ValueError):
         UtteranceEnsemble([])
+
+
+def test_sentiment_cli_refuses_fewer_than_one_member(capsys) -> None:
+    from hark_train.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["sentiment", "--out", "/nonexistent", "--members", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
