@@ -5,6 +5,7 @@
 //! then optimised into a runnable plan once. Anything that does not match is refused with an
 //! error naming the file and the mismatch.
 
+pub mod grammar;
 mod graph;
 pub mod keyword;
 mod metadata;

@@ -304,6 +304,19 @@ def main(argv: list[str] | None = None) -> int:
     se.add_argument("--no-progress", action="store_true", help="no progress bars")
     se.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 
+    ph = sub.add_parser(
+        "phonemes", help="train and export the phoneme recogniser used by grammar decoding"
+    )
+    ph.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    ph.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
+    ph.add_argument("--work", default="~/.cache/hark/phonemes", help="cache (examples)")
+    ph.add_argument("--name", default="phonemes", help="model file stem (default: phonemes)")
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--minutes", type=float, default=50.0, help="training time budget")
+    ph.add_argument("--jobs", type=int, default=2, help="worker processes for synthesis")
+    ph.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+
     vc2 = sub.add_parser("vad-compare", help="energy VAD vs Silero VAD for ending commands")
     vc2.add_argument("--clips", required=True, help="folder of command WAVs or a list file")
     vc2.add_argument("--data", type=Path, default=None, help="data folder (noises)")
@@ -399,6 +412,16 @@ def main(argv: list[str] | None = None) -> int:
             print("sentiment: --data (or $HARK_DATA) is required", file=sys.stderr)
             return 2
         return sentiment_main(args)
+    if args.command == "phonemes":
+        from .phoneme_model import main_args as phonemes_main
+
+        args.data = args.data or (
+            Path(os.environ["HARK_DATA"]) if "HARK_DATA" in os.environ else None
+        )
+        if args.data is None:
+            print("phonemes: --data (or $HARK_DATA) is required", file=sys.stderr)
+            return 2
+        return phonemes_main(args)
     if args.command in ("text-intent", "text-sentiment"):
         return _cmd_text(args)
     return 2

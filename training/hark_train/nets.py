@@ -255,3 +255,35 @@ def utterance_state_from_onnx(path, model: UtteranceClassifier) -> dict[str, tor
             state[f"lstm.bias_ih_l{layer}{suffix}"] = b[d][: 4 * hid][order]
             state[f"lstm.bias_hh_l{layer}{suffix}"] = b[d][4 * hid :][order]
     return state
+
+
+class PhonemeRecogniser(nn.Module):
+    """Strided conv → 2-layer bidirectional LSTM → per-frame log-probabilities over the phoneme
+    inventory and the CTC blank (class 0). One output frame per ``stride`` input frames."""
+
+    def __init__(
+        self,
+        n_features: int,
+        n_phones: int,
+        channels: int = 96,
+        hidden: int = 96,
+        stride: int = 3,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.stride = stride
+        self.conv = nn.Conv1d(n_features, channels, 5, stride=stride, padding=2)
+        self.lstm = nn.LSTM(
+            channels, hidden, num_layers=2, batch_first=True, bidirectional=True, dropout=dropout
+        )
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, n_phones + 1)
+
+    def frames_out(self, n: torch.Tensor) -> torch.Tensor:
+        """Output frames for ``n`` input frames."""
+        return (n + 4 - 5) // self.stride + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        y, _ = self.lstm(h)
+        return self.out(self.drop(y)).log_softmax(-1)

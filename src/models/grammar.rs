@@ -1,0 +1,544 @@
+//! Grammar decoding: a context compiled into a phoneme graph, and the Viterbi search that finds a
+//! command's best path through it.
+//!
+//! The phoneme recogniser (`phonemes.onnx`) gives per-frame CTC log-probabilities over
+//! espeak-ng's phonemes (column 0 is the blank). The graph, compiled from the context by the
+//! training pipeline (`hark_train.grammar_graph`) and stored in the intent model's metadata, says
+//! which phoneme sequences are commands:
+//!
+//! - *junctions* are points between words; 0 is the start (before any frame), 1 the end;
+//! - a *chain* goes from one junction to another through the phonemes of one word or slot phrase;
+//!   a chain without phonemes is a run of blanks (the silence before the command); a slot phrase's
+//!   chain carries the slot name, its value and the words said;
+//! - an *epsilon* joins two junctions without a sound; the epsilon into each expression's first
+//!   junction carries the intent.
+//!
+//! Each phoneme of a chain is a state with a self-loop followed by an optional blank state; two
+//! equal phonemes in a row need the blank between them. Junctions are entered and left within a
+//! frame, in topological order. The best path names the intent and the slot values; its score
+//! against the best unconstrained path (the *gap*, per frame) says how well the command fits.
+//! This is the Python `Decoder` line for line; `tests/grammar_golden.rs` replays its decodes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+/// The start junction.
+pub const START: usize = 0;
+/// The end junction.
+pub const END: usize = 1;
+
+const NEG: f64 = -1e30;
+
+/// One word or slot phrase between two junctions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chain {
+    /// Junction it leaves.
+    pub from: usize,
+    /// Junction it reaches.
+    pub to: usize,
+    /// Phoneme ids (1..=P; 0 is the blank and never appears here).
+    pub phones: Vec<usize>,
+    /// For a slot phrase: slot name, value, words said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<(String, String, String)>,
+}
+
+/// A silent link between two junctions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Epsilon {
+    /// Junction it leaves.
+    pub from: usize,
+    /// Junction it reaches.
+    pub to: usize,
+    /// The intent whose expression starts here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+}
+
+/// A context as a phoneme graph (the `grammar.graph` section of intent metadata).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhonemeGraph {
+    /// Number of junctions.
+    pub junctions: usize,
+    /// Words and slot phrases.
+    pub chains: Vec<Chain>,
+    /// Silent links.
+    pub epsilons: Vec<Epsilon>,
+}
+
+/// A graph the decoder cannot use.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GraphError {
+    /// A chain or epsilon names a junction that does not exist.
+    #[error("{what} names junction {junction}, but the graph has {junctions}")]
+    Junction {
+        /// Which element.
+        what: String,
+        /// The junction.
+        junction: usize,
+        /// How many there are.
+        junctions: usize,
+    },
+    /// A chain uses a phoneme the recogniser does not output.
+    #[error("chain {chain} uses phoneme {phone}; the recogniser knows 1..={phones}")]
+    Phoneme {
+        /// The chain.
+        chain: usize,
+        /// The phoneme id.
+        phone: usize,
+        /// Phonemes of the recogniser.
+        phones: usize,
+    },
+    /// Epsilons loop back.
+    #[error("the phoneme graph has a cycle of epsilons")]
+    Cycle,
+    /// Fewer than the start and end junctions.
+    #[error("the phoneme graph needs at least the start and end junctions")]
+    Empty,
+}
+
+/// A predecessor: a state (the previous frame's value) or a junction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pred {
+    State(usize),
+    Junction(usize),
+}
+
+/// The best path through the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The intent, or `None` when no path reaches the end.
+    pub intent: Option<String>,
+    /// Slot name → (value, words said).
+    pub slots: BTreeMap<String, (String, String)>,
+    /// Log-probability of the best grammar path.
+    pub score: f64,
+    /// Log-probability of the best unconstrained path.
+    pub free: f64,
+    /// Frames decoded.
+    pub frames: usize,
+}
+
+impl Decoded {
+    /// Per-frame log-probability the grammar costs (≤ 0; near 0: the command fits).
+    pub fn gap(&self) -> f64 {
+        (self.score - self.free) / self.frames.max(1) as f64
+    }
+}
+
+/// Viterbi search of a [`PhonemeGraph`] over CTC log-probabilities.
+#[derive(Debug, Clone)]
+pub struct GrammarDecoder {
+    graph: PhonemeGraph,
+    /// Per state: the class it emits (0: blank).
+    sym: Vec<usize>,
+    /// Per state: its chain.
+    chain_of: Vec<usize>,
+    /// Per state: predecessors (itself first).
+    state_preds: Vec<Vec<Pred>>,
+    /// Junctions in topological order with their predecessors.
+    junction_order: Vec<(usize, Vec<Pred>)>,
+    /// (from, to) → intent.
+    eps_intent: HashMap<(usize, usize), String>,
+    /// Classes per frame the recogniser outputs (phonemes + blank).
+    classes: usize,
+}
+
+fn check_junction(what: impl Fn() -> String, j: usize, n: usize) -> Result<(), GraphError> {
+    if j >= n {
+        return Err(GraphError::Junction {
+            what: what(),
+            junction: j,
+            junctions: n,
+        });
+    }
+    Ok(())
+}
+
+impl GrammarDecoder {
+    /// A decoder for `graph` over a recogniser with `phones` phonemes (and the blank).
+    pub fn new(graph: PhonemeGraph, phones: usize) -> Result<Self, GraphError> {
+        let n_j = graph.junctions;
+        if n_j < 2 {
+            return Err(GraphError::Empty);
+        }
+        let mut sym = Vec::new();
+        let mut chain_of = Vec::new();
+        let mut state_preds: Vec<Vec<Pred>> = Vec::new();
+        let mut j_preds: Vec<Vec<Pred>> = vec![Vec::new(); n_j];
+        for (ci, c) in graph.chains.iter().enumerate() {
+            check_junction(|| format!("chain {ci}"), c.from, n_j)?;
+            check_junction(|| format!("chain {ci}"), c.to, n_j)?;
+            if let Some(&phone) = c.phones.iter().find(|&&p| p == 0 || p > phones) {
+                return Err(GraphError::Phoneme {
+                    chain: ci,
+                    phone,
+                    phones,
+                });
+            }
+            if c.phones.is_empty() {
+                let s = sym.len();
+                sym.push(0);
+                chain_of.push(ci);
+                state_preds.push(vec![Pred::State(s), Pred::Junction(c.from)]);
+                j_preds[c.to].push(Pred::State(s));
+                continue;
+            }
+            let (mut prev_p, mut prev_b) = (0, 0);
+            for (i, &p) in c.phones.iter().enumerate() {
+                let sp = sym.len();
+                sym.push(p);
+                chain_of.push(ci);
+                let mut preds = vec![Pred::State(sp)];
+                if i == 0 {
+                    preds.push(Pred::Junction(c.from));
+                } else {
+                    preds.push(Pred::State(prev_b));
+                    if c.phones[i - 1] != p {
+                        preds.push(Pred::State(prev_p));
+                    }
+                }
+                state_preds.push(preds);
+                let sb = sym.len();
+                sym.push(0);
+                chain_of.push(ci);
+                state_preds.push(vec![Pred::State(sb), Pred::State(sp)]);
+                prev_p = sp;
+                prev_b = sb;
+            }
+            j_preds[c.to].push(Pred::State(prev_p));
+            j_preds[c.to].push(Pred::State(prev_b));
+        }
+        let mut eps_intent = HashMap::new();
+        for (ei, e) in graph.epsilons.iter().enumerate() {
+            check_junction(|| format!("epsilon {ei}"), e.from, n_j)?;
+            check_junction(|| format!("epsilon {ei}"), e.to, n_j)?;
+            j_preds[e.to].push(Pred::Junction(e.from));
+            if let Some(intent) = &e.intent {
+                eps_intent.insert((e.from, e.to), intent.clone());
+            }
+        }
+        let level = levels(&j_preds)?;
+        let mut order: Vec<usize> = (0..n_j).filter(|&j| !j_preds[j].is_empty()).collect();
+        // Stable: junctions of one level keep their index order, as the Python decoder does.
+        order.sort_by_key(|&j| level[j]);
+        let junction_order = order.into_iter().map(|j| (j, j_preds[j].clone())).collect();
+        Ok(Self {
+            graph,
+            sym,
+            chain_of,
+            state_preds,
+            junction_order,
+            eps_intent,
+            classes: phones + 1,
+        })
+    }
+
+    /// Number of search states.
+    pub fn states(&self) -> usize {
+        self.sym.len()
+    }
+
+    /// Classes per frame the decoder expects (phonemes + blank).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Decodes `logp`, row-major `[frames, classes]` log-probabilities.
+    ///
+    /// # Panics
+    /// Never for well-formed input; a `logp` whose length is not a multiple of
+    /// [`classes`](Self::classes) has its last partial row ignored.
+    pub fn decode(&self, logp: &[f32]) -> Decoded {
+        let c = self.classes;
+        let frames = logp.len() / c;
+        let n_s = self.sym.len();
+        let n_j = self.graph.junctions;
+        let mut states = vec![NEG; n_s];
+        let mut junctions = vec![NEG; n_j];
+        junctions[START] = 0.0;
+        // Backpointers: junction → predecessor per frame boundary; state → index into its preds.
+        let mut j_bp: Vec<Vec<Option<Pred>>> = Vec::with_capacity(frames + 1);
+        j_bp.push(self.settle(&states, &mut junctions));
+        let mut s_bp: Vec<Vec<u8>> = Vec::with_capacity(frames);
+        let mut next = vec![NEG; n_s];
+        for t in 0..frames {
+            let row = &logp[t * c..(t + 1) * c];
+            let mut bp = vec![0u8; n_s];
+            for s in 0..n_s {
+                let (k, best) = self.state_preds[s]
+                    .iter()
+                    .map(|p| match *p {
+                        Pred::State(i) => states[i],
+                        Pred::Junction(j) => junctions[j],
+                    })
+                    .enumerate()
+                    .fold((0usize, f64::NEG_INFINITY), |acc, (k, v)| {
+                        if v > acc.1 { (k, v) } else { acc }
+                    });
+                next[s] = best + f64::from(row[self.sym[s]]);
+                bp[s] = k as u8;
+            }
+            std::mem::swap(&mut states, &mut next);
+            let mut fresh = vec![NEG; n_j];
+            j_bp.push(self.settle(&states, &mut fresh));
+            junctions = fresh;
+            s_bp.push(bp);
+        }
+        let score = junctions[END];
+        let free: f64 = (0..frames)
+            .map(|t| {
+                logp[t * c..(t + 1) * c]
+                    .iter()
+                    .copied()
+                    .fold(f32::NEG_INFINITY, f32::max)
+            })
+            .map(f64::from)
+            .sum();
+        if score <= NEG / 2.0 {
+            return Decoded {
+                intent: None,
+                slots: BTreeMap::new(),
+                score,
+                free,
+                frames,
+            };
+        }
+        let (intent, chains) = self.backtrace(&j_bp, &s_bp, frames);
+        let mut slots = BTreeMap::new();
+        for ci in chains.into_iter().rev() {
+            if let Some((name, value, raw)) = &self.graph.chains[ci].slot {
+                slots.insert(name.clone(), (value.clone(), raw.clone()));
+            }
+        }
+        Decoded {
+            intent,
+            slots,
+            score,
+            free,
+            frames,
+        }
+    }
+
+    /// Fills `junctions` from this frame's `states` (and earlier junctions of the same frame);
+    /// returns each junction's best predecessor.
+    fn settle(&self, states: &[f64], junctions: &mut [f64]) -> Vec<Option<Pred>> {
+        let mut bp = vec![None; junctions.len()];
+        for (j, preds) in &self.junction_order {
+            let mut best: Option<(Pred, f64)> = None;
+            for p in preds {
+                let v = match *p {
+                    Pred::State(i) => states[i],
+                    Pred::Junction(i) => junctions[i],
+                };
+                if best.is_none_or(|(_, b)| v > b) {
+                    best = Some((*p, v));
+                }
+            }
+            if let Some((p, v)) = best
+                && v > junctions[*j]
+            {
+                junctions[*j] = v;
+                bp[*j] = Some(p);
+            }
+        }
+        bp
+    }
+
+    /// The intent and the chains (last first) of the best path into the end junction.
+    fn backtrace(
+        &self,
+        j_bp: &[Vec<Option<Pred>>],
+        s_bp: &[Vec<u8>],
+        frames: usize,
+    ) -> (Option<String>, Vec<usize>) {
+        let mut intent = None;
+        let mut chains: Vec<usize> = Vec::new();
+        let mut node = Pred::Junction(END);
+        // `t` is the frame the node's value belongs to; junctions at boundary `t + 1`.
+        let mut t = frames;
+        loop {
+            match node {
+                Pred::Junction(j) => {
+                    let Some(src) = j_bp[t][j] else { break };
+                    if let Pred::Junction(a) = src
+                        && let Some(i) = self.eps_intent.get(&(a, j))
+                    {
+                        intent = Some(i.clone());
+                    }
+                    node = src;
+                }
+                Pred::State(s) => {
+                    let ci = self.chain_of[s];
+                    if chains.last() != Some(&ci) {
+                        chains.push(ci);
+                    }
+                    if t == 0 {
+                        break;
+                    }
+                    node = self.state_preds[s][usize::from(s_bp[t - 1][s])];
+                    t -= 1;
+                }
+            }
+        }
+        (intent, chains)
+    }
+}
+
+/// Each junction's depth over junction → junction epsilons (the graph must be acyclic).
+fn levels(j_preds: &[Vec<Pred>]) -> Result<Vec<usize>, GraphError> {
+    let n = j_preds.len();
+    let mut level = vec![0usize; n];
+    for _ in 0..=n {
+        let mut changed = false;
+        for b in 0..n {
+            for p in &j_preds[b] {
+                if let Pred::Junction(a) = *p
+                    && level[b] <= level[a]
+                {
+                    level[b] = level[a] + 1;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return Ok(level);
+        }
+    }
+    Err(GraphError::Cycle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Phonemes 1..=3 ("a", "b", "c"); intent "ab" = a b, intent "ac" = a $x:slot where the slot
+    /// phrase is c (value "C").
+    fn toy() -> GrammarDecoder {
+        let graph = PhonemeGraph {
+            junctions: 6,
+            chains: vec![
+                Chain {
+                    from: 0,
+                    to: 2,
+                    phones: vec![],
+                    slot: None,
+                },
+                Chain {
+                    from: 3,
+                    to: 4,
+                    phones: vec![1, 2],
+                    slot: None,
+                },
+                Chain {
+                    from: 5,
+                    to: 1,
+                    phones: vec![1, 3],
+                    slot: Some(("x".into(), "C".into(), "c".into())),
+                },
+            ],
+            epsilons: vec![
+                Epsilon {
+                    from: 0,
+                    to: 2,
+                    intent: None,
+                },
+                Epsilon {
+                    from: 2,
+                    to: 3,
+                    intent: Some("ab".into()),
+                },
+                Epsilon {
+                    from: 4,
+                    to: 1,
+                    intent: None,
+                },
+                Epsilon {
+                    from: 2,
+                    to: 5,
+                    intent: Some("ac".into()),
+                },
+            ],
+        };
+        GrammarDecoder::new(graph, 3).expect("toy graph")
+    }
+
+    /// Log-probabilities that favour `seq` (class per frame) strongly.
+    fn frames(seq: &[usize]) -> Vec<f32> {
+        let mut out = Vec::new();
+        for &k in seq {
+            for c in 0..4 {
+                out.push(if c == k {
+                    (0.9f32).ln()
+                } else {
+                    (0.1f32 / 3.0).ln()
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_the_intent_and_slot_said() {
+        let d = toy();
+        let ab = d.decode(&frames(&[0, 1, 1, 0, 2, 0]));
+        assert_eq!(ab.intent.as_deref(), Some("ab"));
+        assert!(ab.slots.is_empty());
+        assert!(
+            ab.gap() > -1e-9,
+            "a perfect fit costs nothing: {}",
+            ab.gap()
+        );
+        let ac = d.decode(&frames(&[0, 1, 3, 3, 0]));
+        assert_eq!(ac.intent.as_deref(), Some("ac"));
+        assert_eq!(ac.slots["x"], ("C".to_string(), "c".to_string()));
+    }
+
+    #[test]
+    fn out_of_grammar_costs_more() {
+        let d = toy();
+        let fit = d.decode(&frames(&[0, 1, 2, 0]));
+        let off = d.decode(&frames(&[0, 3, 3, 2, 0]));
+        assert!(
+            off.gap() < fit.gap() - 0.5,
+            "{} vs {}",
+            off.gap(),
+            fit.gap()
+        );
+    }
+
+    #[test]
+    fn too_few_frames_reach_no_end() {
+        let d = toy();
+        let none = d.decode(&frames(&[1]));
+        assert_eq!(none.intent, None);
+        assert!(none.score < -1e29);
+    }
+
+    #[test]
+    fn refuses_bad_graphs() {
+        let mut g = toy().graph.clone();
+        g.chains[1].phones = vec![1, 7];
+        assert!(matches!(
+            GrammarDecoder::new(g, 3),
+            Err(GraphError::Phoneme { phone: 7, .. })
+        ));
+        let mut g = toy().graph.clone();
+        g.epsilons.push(Epsilon {
+            from: 3,
+            to: 2,
+            intent: None,
+        });
+        assert_eq!(GrammarDecoder::new(g, 3).err(), Some(GraphError::Cycle));
+        let mut g = toy().graph.clone();
+        g.epsilons[0].to = 9;
+        assert!(matches!(
+            GrammarDecoder::new(g, 3),
+            Err(GraphError::Junction { junction: 9, .. })
+        ));
+    }
+}
