@@ -273,8 +273,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     it.add_argument("--minutes", type=float, default=90.0, help="training time budget")
     it.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    it.add_argument(
+        "--phonemes",
+        default=None,
+        help="folder with phonemes.onnx/.json: also decode the context as a phoneme graph",
+    )
     it.add_argument("--no-progress", action="store_true", help="no progress bars")
     it.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+
+    gr = sub.add_parser("grammar", help="add grammar decoding to a trained speech-to-intent model")
+    gr.add_argument("--context", type=Path, required=True, help="the model's context YAML")
+    gr.add_argument("--model-dir", type=Path, required=True, help="folder with intent.onnx/.json")
+    gr.add_argument("--phonemes", type=Path, required=True, help="folder with phonemes.onnx")
+    gr.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    gr.add_argument("--work", default="~/.cache/hark/intent", help="the intent training cache")
+    gr.add_argument("--name", default="intent", help="model file stem (default: intent)")
+    gr.add_argument("--seed", type=int, default=0, help="the intent model's seed")
+    gr.add_argument("--per-intent", type=int, default=300, help="as the intent model was trained")
+    gr.add_argument("--keep-gap", type=float, default=0.9, help="validation commands the fit keeps")
+    gr.add_argument(
+        "--keep-oog", type=float, default=0.8, help="validation commands the intent graph keeps"
+    )
+    gr.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
+    gr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ic = sub.add_parser(
         "intent-check", help="score a speech-to-intent model through `hark listen` (Rust)"
@@ -314,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--seed", type=int, default=0)
     ph.add_argument("--minutes", type=float, default=50.0, help="training time budget")
     ph.add_argument("--jobs", type=int, default=2, help="worker processes for synthesis")
+    ph.add_argument("--checkpoint", default=None, help="skip training: export this checkpoint")
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 
@@ -394,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.data is None and os.environ.get("HARK_DATA"):
             args.data = Path(os.environ["HARK_DATA"])
         return intent_main(args)
+    if args.command == "grammar":
+        from .grammar_intent import main_args as grammar_main
+
+        if args.data is None and os.environ.get("HARK_DATA"):
+            args.data = Path(os.environ["HARK_DATA"])
+        return grammar_main(args)
     if args.command == "vad-model":
         from .vadcompare import vad_model_args
 

@@ -106,6 +106,9 @@ class IntentConfig:
     init: Path | None = None
     #: The command line that ran the training (recorded in the metadata).
     command: str = ""
+    #: Folder of a phoneme recogniser (``python -m hark_train phonemes``): when given, the model
+    #: also gets grammar decoding (``grammar_intent.attach``).
+    phonemes: Path | None = None
     #: A few clips and one epoch: exercises every step in seconds (tests), not a usable model.
     tiny: bool = False
     timings: dict = field(default_factory=dict)
@@ -950,6 +953,12 @@ def run(cfg: IntentConfig) -> dict:
     )
     meta = json.loads(paths["json"].read_text())
     write_card(cfg.out, cfg.name, ctx, meta)
+    if cfg.phonemes is not None:
+        from .grammar_intent import attach
+
+        t = time.perf_counter()
+        meta = attach(cfg, clips, real, cfg.phonemes)
+        lap("grammar", t)
     return meta
 
 
@@ -1048,6 +1057,66 @@ def _p(v) -> str:
     return "n/a" if v is None else f"{100 * float(v):.1f}%"
 
 
+def grammar_card(ev: dict, grammar: dict, name: str) -> str:
+    """The card's section on grammar decoding (``grammar_intent``)."""
+    conds = ["clean"] + [f"snr_{s}db" for s in SNRS]
+    rows = "\n".join(
+        f"| {c.replace('snr_', '').replace('db', ' dB SNR')} | "
+        f"**{_p(ev[c]['command_acceptance'])}** | {_p(ev[c]['acceptance_without_rejection'])} | "
+        f"{_p(ev[c]['intent_accuracy'])} | {_p(ev[c]['false_acceptance'])} |"
+        for c in conds
+        if c in ev
+    )
+    per = "\n".join(
+        f"| {i} | {v['commands']} | {_p(v['command_acceptance'])} | {_p(v['intent_accuracy'])} |"
+        for i, v in ev.get("per_intent_clean", {}).items()
+    )
+    ex = "\n".join(
+        f"- `{e['text']}` ({e['voice']}) → {e['intent']} {e['slots']}"
+        f" ({'understood' if e['understood'] else 'rejected'}, gap {e['gap']})"
+        for e in ev.get("examples", [])
+    )
+    val = ev.get("validation", {})
+    real = ev.get("real_non_command", {})
+    n_chains = len(grammar["graph"]["chains"])
+    return f"""## Grammar decoding (what the runtime uses)
+
+The phoneme recogniser `{grammar["phonemes"]}.onnx` (its own card: `{grammar["phonemes"]}.md`)
+reads the command; the context, compiled into a phoneme graph of {grammar["graph"]["junctions"]}
+junctions and {n_chains} word and slot-phrase chains (espeak-ng pronunciations, stored in
+`{name}.json`), is searched for the best path (Viterbi, CTC topology). The path names the intent
+and every slot value. It is accepted as a command when its per-frame log-probability gap to the
+best unconstrained path is at least {grammar["gap_threshold"]} **and** this graph's
+`_out_of_grammar_` posterior is at most {grammar["out_of_grammar_threshold"]}. Each threshold
+keeps {_p(ev.get("keep_gap"))} / {_p(ev.get("keep_out_of_grammar"))} of the validation commands
+(trained voice families, clips never trained on); on them, command acceptance is
+{_p(val.get("command_acceptance"))} and {_p(val.get("false_acceptance"))} of the validation
+chatter is accepted. Time to compile and measure: {ev.get("seconds")} s.
+
+Held-out Pico voices (the same clips as below):
+
+| condition | command acceptance | without rejection | intent accuracy | chatter accepted |
+|---|---|---|---|---|
+{rows}
+
+Real non-command speech ({real.get("clips")} clips, as below):
+**{_p(real.get("false_acceptance"))}** accepted as a command ({real.get("accepted_as")}).
+
+Per intent (clean, held-out voices):
+
+| intent | commands | command acceptance | intent accuracy |
+|---|---|---|---|
+{per}
+
+Examples (held-out voices, clean):
+
+{ex}
+
+Golden decodes for the Rust decoder: `{name}.grammar-golden.json`.
+
+"""
+
+
 def write_card(out: Path, name: str, ctx: Context, meta: dict) -> None:
     ev, tr = meta["evaluation"], meta["training"]
     labels = meta["labels"]
@@ -1085,6 +1154,19 @@ def write_card(out: Path, name: str, ctx: Context, meta: dict) -> None:
         for e in ev.get("examples", [])
     )
     slots = ", ".join(f"`{s['name']}` ({len(s['values'])} values)" for s in meta["intent"]["slots"])
+    grammar = meta["intent"].get("grammar")
+    understood = (
+        f"`understood` is false for `{OUT_OF_GRAMMAR}` or an intent confidence below\n"
+        f"{meta['intent']['threshold']}."
+    )
+    grammar_section = ""
+    if grammar:
+        understood = (
+            "**The runtime decodes this model's context as a phoneme graph** (see \"Grammar"
+            " decoding\"\nbelow): intent and slots come from the grammar, and this graph's"
+            " `_out_of_grammar_` posterior is\none of the two judges of `understood`."
+        )
+        grammar_section = grammar_card(ev.get("grammar", {}), grammar, name)
     arch = tr.get("architecture", {})
     summ = tr.get("summary", {})
     card = f"""# Model card: hark speech-to-intent (`{name}.onnx`)
@@ -1093,8 +1175,7 @@ Intent and slot values of a spoken command, straight from the audio (no speech-t
 context `{tr.get("context")}`. Input: log-mel `[1, T, 40]` of the captured command (the keyword
 model's front-end; normalisation in `{name}.json`). Outputs: `intent` (softmax over
 {", ".join(labels)}) and one head per slot: {slots}; index 0 of a slot head means "absent".
-`understood` is false for `{OUT_OF_GRAMMAR}` or an intent confidence below
-{meta["intent"]["threshold"]}.
+{understood}
 
 Architecture: Conv1d(40→{arch.get("conv_channels")}, kernel 5, stride {arch.get("stride")}) →
 ReLU → {arch.get("layers")}-layer bidirectional LSTM({arch.get("hidden")}) → mean and max over
@@ -1119,7 +1200,7 @@ Only the context and synthetic speech: {summ.get("clips")} clips (train / valida
 Licence of the model: the project's licence; the mbrola voice databases used to synthesise part
 of the training speech are licensed for non-commercial use.
 
-## Evaluation (voices of a TTS engine never trained on)
+{grammar_section}## Evaluation of this graph alone (voices of a TTS engine never trained on)
 
 Command acceptance: understood, intent right and every slot value right. Noise: real recordings
 never trained on (Speech Commands noises, music on hold, hedgewars music), at the given SNR
@@ -1184,6 +1265,7 @@ def main_args(args) -> int:
         lr=args.lr,
         min_rounds=args.min_rounds,
         command="python -m hark_train " + " ".join(sys.argv[1:]),
+        phonemes=Path(args.phonemes) if args.phonemes else None,
     )
     meta = run(cfg)
     ev = meta["evaluation"]

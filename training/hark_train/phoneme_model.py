@@ -63,6 +63,8 @@ class PhonemeConfig:
     command: str = ""
     #: Test mode: a handful of clips from the caches, a few steps.
     tiny: bool = False
+    #: Skip training: evaluate and export this checkpoint (written by an earlier run).
+    checkpoint: Path | None = None
     #: Tests: use these (path, text, split) items instead of the synthesis caches.
     items: list[tuple[str, str, str]] | None = None
 
@@ -310,7 +312,19 @@ def run(cfg: PhonemeConfig) -> dict:
     stack = np.concatenate([f.astype(np.float32) for f, _ in rows["train"][::20]])
     mean, std = stack.mean(0), np.maximum(stack.std(0), 1e-3)
     t_train = time.perf_counter()
-    model, history = train(cfg, rows["train"], rows["valid"], len(inv), mean, std)
+    ckpt = cfg.checkpoint or cfg.work / f"{cfg.name}-s{cfg.seed}{'-tiny' if cfg.tiny else ''}.pt"
+    if cfg.checkpoint is not None:
+        state = torch.load(cfg.checkpoint, weights_only=False)
+        if state["inventory"] != inv:
+            raise ValueError(f"{cfg.checkpoint}: its phoneme inventory differs from the data's")
+        model = PhonemeRecogniser(len(mean), len(inv))
+        model.load_state_dict(state["state"])
+        model.eval()
+        mean, std, history = state["mean"], state["std"], state["history"]
+    else:
+        model, history = train(cfg, rows["train"], rows["valid"], len(inv), mean, std)
+        state = {"state": model.state_dict(), "inventory": inv, "mean": mean, "std": std}
+        torch.save({**state, "history": history}, ckpt)
     t_eval = time.perf_counter()
     hold_items = [(w, encode(ph, inv)) for w, ph, s in _transcribed(cfg, items) if s == "holdout"]
     evaluation = {
@@ -450,6 +464,7 @@ def main_args(args) -> int:
         jobs=args.jobs,
         progress=not args.no_progress,
         tiny=args.tiny,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     ev = run(cfg)
