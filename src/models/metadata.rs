@@ -27,6 +27,8 @@ pub enum ModelKind {
     TextSentiment,
     /// Voice activity (speech probability of raw audio windows).
     Vad,
+    /// Per-frame phoneme log-probabilities (CTC), for grammar decoding.
+    Phonemes,
 }
 
 impl ModelKind {
@@ -34,7 +36,7 @@ impl ModelKind {
     pub fn is_audio(self) -> bool {
         matches!(
             self,
-            ModelKind::Keyword | ModelKind::Intent | ModelKind::Sentiment
+            ModelKind::Keyword | ModelKind::Intent | ModelKind::Sentiment | ModelKind::Phonemes
         )
     }
 
@@ -47,6 +49,7 @@ impl ModelKind {
             ModelKind::TextIntent => "text-intent",
             ModelKind::TextSentiment => "text-sentiment",
             ModelKind::Vad => "vad",
+            ModelKind::Phonemes => "phonemes",
         }
     }
 }
@@ -184,6 +187,25 @@ pub struct IntentSpec {
     /// Text models: the context file it was trained from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// Speech models: grammar decoding of the context against a phoneme recogniser, which then
+    /// names the intent and the slots (the graph's own outputs only judge whether it was a
+    /// command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grammar: Option<GrammarSpec>,
+}
+
+/// The `intent.grammar` section: the context as a phoneme graph and when a decode is accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrammarSpec {
+    /// File stem of the phoneme recogniser in the same folder (`phonemes`).
+    pub phonemes: String,
+    /// The context's phoneme graph.
+    pub graph: super::grammar::PhonemeGraph,
+    /// Least per-frame log-probability gap of the best grammar path to the best free path.
+    pub gap_threshold: f32,
+    /// Most out-of-grammar posterior of the intent graph.
+    pub out_of_grammar_threshold: f32,
 }
 
 /// The `vad` section: how raw audio is cut into the graph's windows.
@@ -452,6 +474,20 @@ impl ModelMetadata {
                 if !(spec.threshold.is_finite() && (0.0..=1.0).contains(&spec.threshold)) {
                     return Err("intent threshold must be in [0, 1]".into());
                 }
+                if let Some(g) = &spec.grammar {
+                    if !(g.gap_threshold.is_finite() && g.gap_threshold <= 0.0) {
+                        return Err("grammar gap_threshold must be a number ≤ 0".into());
+                    }
+                    let t = g.out_of_grammar_threshold;
+                    if !(t.is_finite() && t > 0.0 && t <= 1.0) {
+                        return Err("grammar out_of_grammar_threshold must be in (0, 1]".into());
+                    }
+                    if g.phonemes.is_empty() || g.phonemes.contains(['/', '\\']) {
+                        return Err(
+                            "grammar `phonemes` must be a file stem in the same folder".into()
+                        );
+                    }
+                }
                 if self.kind == ModelKind::Intent {
                     let out = self
                         .io
@@ -487,6 +523,18 @@ impl ModelMetadata {
                 }
             }
             ModelKind::Vad => {}
+            ModelKind::Phonemes => {
+                if self.labels.first().map(String::as_str) != Some("<blank>") {
+                    return Err("a phoneme recogniser's first label is the CTC `<blank>`".into());
+                }
+                let out = self
+                    .io
+                    .output("logp")
+                    .ok_or("a phoneme recogniser outputs `logp`")?;
+                if !shape_is(out, &[Some(1), None, Some(n_labels)]) {
+                    return Err(format!("output `logp` must be [1, T, {n_labels}]"));
+                }
+            }
             ModelKind::TextSentiment => {
                 let out = self
                     .io

@@ -17,8 +17,8 @@ pub mod vad;
 
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};
 pub use metadata::{
-    DType, Dim, FeatureName, IntentSpec, IoSpec, KeywordSpec, ModelKind, ModelMetadata, SCHEMA,
-    SlotSpec, StateSpec, TensorSpec, VadSpec,
+    DType, Dim, FeatureName, GrammarSpec, IntentSpec, IoSpec, KeywordSpec, ModelKind,
+    ModelMetadata, SCHEMA, SlotSpec, StateSpec, TensorSpec, VadSpec,
 };
 
 use std::path::PathBuf;

@@ -8,9 +8,12 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
+use super::grammar::{Decoded, GrammarDecoder};
 use super::graph::read_f32;
 use super::set::Normaliser;
-use super::{Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax, tensor_f32};
+use super::{
+    GrammarSpec, Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax, tensor_f32,
+};
 
 /// An audio model with the front-end normalisation it was trained with.
 struct UtteranceGraph {
@@ -97,11 +100,75 @@ pub struct IntentResult {
     pub slots: BTreeMap<String, SlotValue>,
 }
 
-/// A speech-to-intent model.
+/// A phoneme recogniser: per-frame CTC log-probabilities (class 0 is the blank).
+pub struct PhonemeModel {
+    inner: UtteranceGraph,
+}
+
+impl PhonemeModel {
+    /// Loads `<name>.json` and its graph.
+    pub fn load(json: &Path) -> Result<Self, ModelError> {
+        Ok(Self {
+            inner: UtteranceGraph::load(json, ModelKind::Phonemes)?,
+        })
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.inner.meta
+    }
+
+    /// Phonemes it tells apart (without the blank).
+    pub fn phonemes(&self) -> usize {
+        self.inner.meta.labels.len() - 1
+    }
+
+    /// Row-major `[frames, 1 + phonemes]` log-probabilities of raw front-end `frames`.
+    pub fn log_probs(&self, frames: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let mut outputs = self.inner.run(frames)?;
+        if outputs.is_empty() {
+            return Err(ModelError::Run {
+                name: self.inner.meta.name.clone(),
+                message: "no output".into(),
+            });
+        }
+        Ok(outputs.swap_remove(0))
+    }
+}
+
+/// Grammar decoding attached to an intent model.
+struct Grammar {
+    phonemes: PhonemeModel,
+    decoder: GrammarDecoder,
+    spec: GrammarSpec,
+}
+
+impl Grammar {
+    fn load(json: &Path, spec: &GrammarSpec) -> Result<Self, ModelError> {
+        let dir = json.parent().unwrap_or(Path::new("."));
+        let phonemes = PhonemeModel::load(&dir.join(format!("{}.json", spec.phonemes)))?;
+        let decoder =
+            GrammarDecoder::new(spec.graph.clone(), phonemes.phonemes()).map_err(|e| {
+                ModelError::Metadata {
+                    path: json.to_path_buf(),
+                    message: format!("grammar: {e}"),
+                }
+            })?;
+        Ok(Self {
+            phonemes,
+            decoder,
+            spec: spec.clone(),
+        })
+    }
+}
+
+/// A speech-to-intent model: the intent graph alone, or (when its metadata has a `grammar`)
+/// grammar decoding with the intent graph's out-of-grammar posterior as a second judge.
 pub struct IntentModel {
     inner: UtteranceGraph,
     spec: IntentSpec,
     threshold: f32,
+    grammar: Option<Grammar>,
 }
 
 impl IntentModel {
@@ -116,11 +183,27 @@ impl IntentModel {
                 path: json.to_path_buf(),
                 message: "missing `intent`".into(),
             })?;
+        let grammar = spec
+            .grammar
+            .as_ref()
+            .map(|g| Grammar::load(json, g))
+            .transpose()?;
         Ok(Self {
             threshold: spec.threshold,
             inner,
             spec,
+            grammar,
         })
+    }
+
+    /// Whether intent and slots come from grammar decoding.
+    pub fn decodes_grammar(&self) -> bool {
+        self.grammar.is_some()
+    }
+
+    /// The phoneme recogniser behind grammar decoding, if any.
+    pub fn phoneme_model(&self) -> Option<&PhonemeModel> {
+        self.grammar.as_ref().map(|g| &g.phonemes)
     }
 
     /// The metadata.
@@ -136,6 +219,22 @@ impl IntentModel {
     /// Understands one command from its raw front-end frames.
     pub fn understand(&self, frames: &[f32]) -> Result<IntentResult, ModelError> {
         let outputs = self.inner.run(frames)?;
+        if let Some(grammar) = &self.grammar {
+            let p_oog = self
+                .inner
+                .meta
+                .labels
+                .iter()
+                .position(|l| *l == self.spec.out_of_grammar)
+                .and_then(|i| outputs.first().and_then(|o| o.get(i)).copied())
+                .ok_or_else(|| ModelError::Run {
+                    name: self.inner.meta.name.clone(),
+                    message: "no out-of-grammar posterior".into(),
+                })?;
+            let logp = grammar.phonemes.log_probs(frames)?;
+            let decoded = grammar.decoder.decode(&logp);
+            return Ok(self.grammar_result(&decoded, p_oog, &grammar.spec));
+        }
         let names: Vec<&str> = self
             .inner
             .meta
@@ -185,6 +284,46 @@ impl IntentModel {
             understood,
             slots,
         })
+    }
+}
+
+impl IntentModel {
+    /// The result of a grammar decode: accepted when the best path fits (`gap_threshold`) and
+    /// the intent graph does not call it out of grammar (`out_of_grammar_threshold`). The
+    /// confidence is `exp(gap)`, the per-frame likelihood ratio of the grammar path to the free
+    /// one (1: the command fits perfectly).
+    fn grammar_result(&self, d: &Decoded, p_oog: f32, spec: &GrammarSpec) -> IntentResult {
+        let Some(intent) = d.intent.clone() else {
+            return IntentResult {
+                intent: self.spec.out_of_grammar.clone(),
+                confidence: 0.0,
+                understood: false,
+                slots: BTreeMap::new(),
+            };
+        };
+        let gap = d.gap() as f32;
+        let confidence = gap.exp();
+        let understood = gap >= spec.gap_threshold && p_oog <= spec.out_of_grammar_threshold;
+        let slots = d
+            .slots
+            .iter()
+            .map(|(name, (value, raw))| {
+                (
+                    name.clone(),
+                    SlotValue {
+                        value: value.clone(),
+                        raw_value: raw.clone(),
+                        confidence,
+                    },
+                )
+            })
+            .collect();
+        IntentResult {
+            intent,
+            confidence,
+            understood,
+            slots,
+        }
     }
 }
 

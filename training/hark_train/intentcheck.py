@@ -8,7 +8,8 @@ the way the training evaluation does (understood, intent and every slot right). 
 how often the runtime's answer equals the Python reference's (the reference front-end, the ONNX
 graph in onnxruntime, the decoding rule) on the samples the runtime kept (it trims a file to
 its speech, as it does a live command; the event's start and end say where), and on the whole
-file, so that a gap between the model card and what users get shows up as numbers.
+file, so that a gap between the model card and what users get shows up as numbers. A model with
+grammar decoding is checked against the Python grammar decoder.
 """
 
 from __future__ import annotations
@@ -22,16 +23,49 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, read_audio, write_wav
 from .features import FrontEndParams, log_mel, model_features
-from .grammar import load_context
+from .grammar import OUT_OF_GRAMMAR, load_context
 from .intent import IntentConfig, _floor_noise, decode, label_spec, plan_clips, score
 from .synth import cache_path
 
 
-def _reference(sess, wav: np.ndarray, meta: dict, spec: dict) -> dict:
-    """The Python reference's answer: reference front-end, onnxruntime, the decoding rule."""
+class _Grammar:
+    """The reference of grammar decoding: the phoneme graph in onnxruntime and the Python
+    decoder."""
+
+    def __init__(self, model_dir: Path, grammar: dict) -> None:
+        import onnxruntime as ort
+
+        from .grammar_graph import Decoder, PhonemeGraph
+
+        stem = grammar["phonemes"]
+        self.meta = json.loads((model_dir / f"{stem}.json").read_text())
+        self.sess = ort.InferenceSession(str(model_dir / f"{stem}.onnx"))
+        self.decoder = Decoder(PhonemeGraph.from_meta(grammar["graph"]))
+        self.gap_threshold = grammar["gap_threshold"]
+        self.oog_threshold = grammar["out_of_grammar_threshold"]
+
+    def answer(self, wav: np.ndarray, p_oog: float) -> dict:
+        params = FrontEndParams.from_dict(self.meta["frontend"])
+        feats = model_features(log_mel(wav, params), params).astype(np.float32)
+        d = self.decoder.decode(self.sess.run(None, {"x": feats[None]})[0][0])
+        return {
+            "intent": d.intent or OUT_OF_GRAMMAR,
+            "understood": d.intent is not None
+            and d.gap >= self.gap_threshold
+            and p_oog <= self.oog_threshold,
+            "slots": {n: v for n, (v, _) in d.slots.items()},
+        }
+
+
+def _reference(sess, wav: np.ndarray, meta: dict, spec: dict, grammar=None) -> dict:
+    """The Python reference's answer: reference front-end, onnxruntime, the decoding rule (or
+    grammar decoding, when the model has it)."""
     params = FrontEndParams.from_dict(meta["frontend"])
     feats = model_features(log_mel(wav, params), params).astype(np.float32)
     post = sess.run(None, {sess.get_inputs()[0].name: feats[None]})
+    if grammar is not None:
+        p_oog = float(post[0][0][meta["labels"].index(meta["intent"]["out_of_grammar"])])
+        return grammar.answer(wav, p_oog)
     return decode(list(post), spec, meta["intent"]["threshold"])[0]
 
 
@@ -81,13 +115,15 @@ def run_check(
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(model_dir / f"{name}.onnx"))
-    ref = [_reference(sess, y, meta, spec) for y in audio]
+    g = meta["intent"].get("grammar")
+    grammar = _Grammar(model_dir, g) if g else None
+    ref = [_reference(sess, y, meta, spec, grammar) for y in audio]
     # The reference on the very samples the runtime kept (its event's start and end).
     seg = []
     for p, y in zip(files, audio, strict=True):
         e = by_file.get(str(p))
         a, b = (int(e["start"] * SAMPLE_RATE), int(e["end"] * SAMPLE_RATE)) if e else (0, len(y))
-        seg.append(_reference(sess, y[a:b], meta, spec))
+        seg.append(_reference(sess, y[a:b], meta, spec, grammar))
     keys = ("intent", "understood", "slots")
     same = [all(a[k] == b[k] for k in keys) for a, b in zip(rust, seg, strict=True)]
     same_file = [all(a[k] == b[k] for k in keys) for a, b in zip(rust, ref, strict=True)]

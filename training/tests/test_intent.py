@@ -228,6 +228,52 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     for ext in (".onnx", ".golden.json", ".md"):
         assert (cfg.out / f"intent{ext}").exists()
 
+    # Grammar decoding on top: a tiny phoneme recogniser from the same clips, then the context's
+    # graph attached to the model (``python -m hark_train phonemes`` and ``grammar``).
+    from hark_train import intent as intent_mod
+    from hark_train.grammar import load_context
+    from hark_train.grammar_intent import attach
+    from hark_train.phoneme_model import PhonemeConfig
+    from hark_train.phoneme_model import run as train_phonemes
+    from hark_train.synth import cache_path
+
+    context = load_context(ctx_path)
+    clips = intent_mod.synthesise(
+        cfg, intent_mod.plan_clips(context, cfg, intent_mod.label_spec(context))
+    )
+    items = [
+        (str(cache_path(cfg.work / "clips", c.item.key)), c.text, c.split)
+        for c in clips
+        if c.kind != "wake"
+    ]
+    pcfg = PhonemeConfig(
+        data=data_dir(),
+        out=tmp_path / "phonemes",
+        work=tmp_path / "work" / "phonemes",
+        items=items,
+        tiny=True,
+        progress=False,
+    )
+    ev = train_phonemes(pcfg)
+    assert 0.0 <= ev["valid"]["phoneme_error_rate"]
+    pmeta = json.loads((pcfg.out / "phonemes.json").read_text())
+    assert pmeta["kind"] == "phonemes" and pmeta["labels"][0] == "<blank>"
+    assert pmeta["io"]["outputs"][0]["shape"] == [1, "frames", len(pmeta["labels"])]
+    (cfg.out / "intent.md").write_text(
+        (cfg.out / "intent.md").read_text() + "\n## Notes on this build\n\nkept\n"
+    )
+    meta = attach(cfg, clips, intent_mod.real_sets(cfg), pcfg.out)
+    g = meta["intent"]["grammar"]
+    assert g["phonemes"] == "phonemes" and g["graph"]["junctions"] > 2
+    assert g["gap_threshold"] <= 0.0 and 0.0 < g["out_of_grammar_threshold"] <= 1.0
+    assert 0.0 <= meta["evaluation"]["grammar"]["clean"]["command_acceptance"] <= 1.0
+    golden = json.loads((cfg.out / "intent.grammar-golden.json").read_text())
+    assert golden["cases"] and all(len(c["logp"]["shape"]) == 2 for c in golden["cases"])
+    card = (cfg.out / "intent.md").read_text()
+    assert "## Grammar decoding" in card and card.endswith("kept\n")
+    for ext in ("onnx", "json"):
+        assert (cfg.out / f"phonemes.{ext}").exists()
+
 
 @pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None, reason="needs espeak-ng")
 def test_tiny_sentiment_pipeline(tmp_path: Path) -> None:
