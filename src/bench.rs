@@ -257,6 +257,25 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
             "intent".into(),
             start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
         ));
+        if let (Some(phonemes), Some(decoder)) = (model.phoneme_model(), model.grammar_decoder()) {
+            let start = Instant::now();
+            let mut logp = Vec::new();
+            for _ in 0..repeats {
+                logp = phonemes.log_probs(command)?;
+            }
+            per_command_ms.push((
+                "  of which phoneme recogniser".into(),
+                start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
+            ));
+            let start = Instant::now();
+            for _ in 0..repeats {
+                std::hint::black_box(decoder.decode(&logp));
+            }
+            per_command_ms.push((
+                format!("  of which grammar search ({} states)", decoder.states()),
+                start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
+            ));
+        }
     }
     if let Some(model) = &models.sentiment {
         let start = Instant::now();

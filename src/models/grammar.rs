@@ -140,6 +140,9 @@ pub struct GrammarDecoder {
     chain_of: Vec<usize>,
     /// Per state: predecessors (itself first).
     state_preds: Vec<Vec<Pred>>,
+    /// The same as indices into the search buffer (states, then junctions, then a slot that
+    /// is always impossible), padded to three.
+    pred_slots: Vec<[u32; 3]>,
     /// Junctions in topological order with their predecessors.
     junction_order: Vec<(usize, Vec<Pred>)>,
     /// (from, to) → intent.
@@ -227,11 +230,28 @@ impl GrammarDecoder {
         // Stable: junctions of one level keep their index order, as the Python decoder does.
         order.sort_by_key(|&j| level[j]);
         let junction_order = order.into_iter().map(|j| (j, j_preds[j].clone())).collect();
+        let n_s = sym.len();
+        let slot = |p: &Pred| match *p {
+            Pred::State(i) => i as u32,
+            Pred::Junction(j) => (n_s + j) as u32,
+        };
+        let impossible = (n_s + n_j) as u32;
+        let pred_slots = state_preds
+            .iter()
+            .map(|preds| {
+                let mut out = [impossible; 3];
+                for (o, p) in out.iter_mut().zip(preds) {
+                    *o = slot(p);
+                }
+                out
+            })
+            .collect();
         Ok(Self {
             graph,
             sym,
             chain_of,
             state_preds,
+            pred_slots,
             junction_order,
             eps_intent,
             classes: phones + 1,
@@ -250,46 +270,43 @@ impl GrammarDecoder {
 
     /// Decodes `logp`, row-major `[frames, classes]` log-probabilities.
     ///
-    /// # Panics
-    /// Never for well-formed input; a `logp` whose length is not a multiple of
-    /// [`classes`](Self::classes) has its last partial row ignored.
+    /// A `logp` whose length is not a multiple of [`classes`](Self::classes) has its last
+    /// partial row ignored.
     pub fn decode(&self, logp: &[f32]) -> Decoded {
         let c = self.classes;
         let frames = logp.len() / c;
         let n_s = self.sym.len();
         let n_j = self.graph.junctions;
-        let mut states = vec![NEG; n_s];
-        let mut junctions = vec![NEG; n_j];
-        junctions[START] = 0.0;
-        // Backpointers: junction → predecessor per frame boundary; state → index into its preds.
+        // The search buffer of one frame: states, junctions, and the impossible slot.
+        let mut buf = vec![NEG; n_s + n_j + 1];
+        buf[n_s + START] = 0.0;
+        // Backpointers: each junction's predecessor per frame boundary; each state's index into
+        // its predecessors per frame.
         let mut j_bp: Vec<Vec<Option<Pred>>> = Vec::with_capacity(frames + 1);
-        j_bp.push(self.settle(&states, &mut junctions));
-        let mut s_bp: Vec<Vec<u8>> = Vec::with_capacity(frames);
-        let mut next = vec![NEG; n_s];
+        j_bp.push(self.settle(&mut buf));
+        let mut s_bp = vec![0u8; frames * n_s];
+        let mut next = vec![NEG; n_s + n_j + 1];
         for t in 0..frames {
             let row = &logp[t * c..(t + 1) * c];
-            let mut bp = vec![0u8; n_s];
-            for s in 0..n_s {
-                let (k, best) = self.state_preds[s]
-                    .iter()
-                    .map(|p| match *p {
-                        Pred::State(i) => states[i],
-                        Pred::Junction(j) => junctions[j],
-                    })
-                    .enumerate()
-                    .fold((0usize, f64::NEG_INFINITY), |acc, (k, v)| {
-                        if v > acc.1 { (k, v) } else { acc }
-                    });
+            let bp = &mut s_bp[t * n_s..(t + 1) * n_s];
+            for (s, slots) in self.pred_slots.iter().enumerate() {
+                let (mut k, mut best) = (0u8, buf[slots[0] as usize]);
+                let v1 = buf[slots[1] as usize];
+                if v1 > best {
+                    (k, best) = (1, v1);
+                }
+                let v2 = buf[slots[2] as usize];
+                if v2 > best {
+                    (k, best) = (2, v2);
+                }
                 next[s] = best + f64::from(row[self.sym[s]]);
-                bp[s] = k as u8;
+                bp[s] = k;
             }
-            std::mem::swap(&mut states, &mut next);
-            let mut fresh = vec![NEG; n_j];
-            j_bp.push(self.settle(&states, &mut fresh));
-            junctions = fresh;
-            s_bp.push(bp);
+            next[n_s..].fill(NEG);
+            j_bp.push(self.settle(&mut next));
+            std::mem::swap(&mut buf, &mut next);
         }
-        let score = junctions[END];
+        let score = buf[n_s + END];
         let free: f64 = (0..frames)
             .map(|t| {
                 logp[t * c..(t + 1) * c]
@@ -324,25 +341,26 @@ impl GrammarDecoder {
         }
     }
 
-    /// Fills `junctions` from this frame's `states` (and earlier junctions of the same frame);
-    /// returns each junction's best predecessor.
-    fn settle(&self, states: &[f64], junctions: &mut [f64]) -> Vec<Option<Pred>> {
-        let mut bp = vec![None; junctions.len()];
+    /// Fills the junctions of the search buffer `buf` from its states (and earlier junctions
+    /// of the same frame); returns each junction's best predecessor.
+    fn settle(&self, buf: &mut [f64]) -> Vec<Option<Pred>> {
+        let n_s = self.sym.len();
+        let mut bp = vec![None; self.graph.junctions];
         for (j, preds) in &self.junction_order {
             let mut best: Option<(Pred, f64)> = None;
             for p in preds {
                 let v = match *p {
-                    Pred::State(i) => states[i],
-                    Pred::Junction(i) => junctions[i],
+                    Pred::State(i) => buf[i],
+                    Pred::Junction(i) => buf[n_s + i],
                 };
                 if best.is_none_or(|(_, b)| v > b) {
                     best = Some((*p, v));
                 }
             }
             if let Some((p, v)) = best
-                && v > junctions[*j]
+                && v > buf[n_s + *j]
             {
-                junctions[*j] = v;
+                buf[n_s + *j] = v;
                 bp[*j] = Some(p);
             }
         }
@@ -353,7 +371,7 @@ impl GrammarDecoder {
     fn backtrace(
         &self,
         j_bp: &[Vec<Option<Pred>>],
-        s_bp: &[Vec<u8>],
+        s_bp: &[u8],
         frames: usize,
     ) -> (Option<String>, Vec<usize>) {
         let mut intent = None;
@@ -380,7 +398,8 @@ impl GrammarDecoder {
                     if t == 0 {
                         break;
                     }
-                    node = self.state_preds[s][usize::from(s_bp[t - 1][s])];
+                    let n_s = self.sym.len();
+                    node = self.state_preds[s][usize::from(s_bp[(t - 1) * n_s + s])];
                     t -= 1;
                 }
             }

@@ -206,12 +206,18 @@ impl IntentModel {
         self.grammar.as_ref().map(|g| &g.phonemes)
     }
 
+    /// The search of the context's phoneme graph, if any.
+    pub fn grammar_decoder(&self) -> Option<&GrammarDecoder> {
+        self.grammar.as_ref().map(|g| &g.decoder)
+    }
+
     /// The metadata.
     pub fn metadata(&self) -> &ModelMetadata {
         &self.inner.meta
     }
 
-    /// Overrides the confidence threshold.
+    /// Overrides the confidence threshold of the intent graph's own decoding (a model with a
+    /// grammar is judged by the grammar's thresholds instead).
     pub fn set_threshold(&mut self, threshold: f32) {
         self.threshold = threshold;
     }
