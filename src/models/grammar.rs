@@ -135,7 +135,7 @@ impl Decoded {
 pub struct GrammarDecoder {
     graph: PhonemeGraph,
     /// Per state: the class it emits (0: blank).
-    sym: Vec<usize>,
+    sym: Vec<u16>,
     /// Per state: its chain.
     chain_of: Vec<usize>,
     /// Per state: predecessors (itself first).
@@ -194,7 +194,11 @@ impl GrammarDecoder {
             let (mut prev_p, mut prev_b) = (0, 0);
             for (i, &p) in c.phones.iter().enumerate() {
                 let sp = sym.len();
-                sym.push(p);
+                sym.push(u16::try_from(p).map_err(|_| GraphError::Phoneme {
+                    chain: ci,
+                    phone: p,
+                    phones,
+                })?);
                 chain_of.push(ci);
                 let mut preds = vec![Pred::State(sp)];
                 if i == 0 {
@@ -299,7 +303,7 @@ impl GrammarDecoder {
                 if v2 > best {
                     (k, best) = (2, v2);
                 }
-                next[s] = best + f64::from(row[self.sym[s]]);
+                next[s] = best + f64::from(row[usize::from(self.sym[s])]);
                 bp[s] = k;
             }
             next[n_s..].fill(NEG);
