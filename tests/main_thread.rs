@@ -33,6 +33,10 @@ fn checks() -> Vec<(String, Check)> {
             Box::new(move || golden::replay_shipped_model(name).map(|n| format!("{n} values"))),
         ));
     }
+    list.push((
+        "models/intent: grammar decodes match the Python decoder".into(),
+        Box::new(|| golden::replay_shipped_grammar().map(|n| format!("{n} cases"))),
+    ));
     for name in golden::SHIPPED_TEXT_MODELS {
         list.push((
             format!("models/{name}: golden cases tokenise and replay"),

@@ -264,6 +264,56 @@ fn shipped_vad_model_replays_its_golden_vectors() {
     replay_shipped_golden("vad");
 }
 
+#[test]
+fn shipped_phoneme_recogniser_replays_its_golden_vectors() {
+    replay_shipped_golden("phonemes");
+}
+
+/// The Rust grammar decoder finds the Python decoder's intent, slots and path scores on the
+/// shipped context's graph and real phoneme log-probabilities of validation commands.
+#[test]
+fn shipped_grammar_decodes_match_python() {
+    let cases = common::golden::replay_shipped_grammar().unwrap();
+    assert!(cases >= 3, "{cases} cases");
+}
+
+/// The shipped intent model decodes its grammar, and a model whose grammar names a phoneme the
+/// recogniser does not have, or a missing recogniser, is refused with the file named.
+#[test]
+fn intent_model_loads_its_grammar_and_refuses_a_broken_one() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let model = hark::models::utterance::IntentModel::load(&dir.join("intent.json")).unwrap();
+    assert!(model.decodes_grammar());
+    let tmp = tempfile::tempdir().unwrap();
+    for ext in ["onnx", "json"] {
+        std::fs::copy(
+            dir.join(format!("phonemes.{ext}")),
+            tmp.path().join(format!("phonemes.{ext}")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(dir.join("intent.onnx"), tmp.path().join("intent.onnx")).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("intent.json")).unwrap()).unwrap();
+    meta["intent"]["grammar"]["graph"]["chains"][1]["phones"] = serde_json::json!([999]);
+    let json = tmp.path().join("intent.json");
+    std::fs::write(&json, meta.to_string()).unwrap();
+    let err = hark::models::utterance::IntentModel::load(&json)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("intent.json") && err.contains("phoneme 999"),
+        "{err}"
+    );
+    std::fs::remove_file(tmp.path().join("phonemes.json")).unwrap();
+    let err = hark::models::utterance::IntentModel::load(&json)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("phonemes.json"), "{err}");
+}
+
 /// The voice activity detector streamed one window at a time, its state carried, gives the
 /// probabilities of the whole-sequence run of the golden vectors.
 #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hark::audio::{AudioSource, FileSource, read_all};
 use hark::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, Pcen, npy};
+use hark::models::grammar::GrammarDecoder;
 use hark::models::set::Normaliser;
 use hark::models::tokenizer::{Tokenizer, TokenizerSpec};
 use hark::models::{Graph, ModelMetadata, read_f32, tensor_f32};
@@ -218,6 +219,60 @@ pub fn replay_shipped_model(name: &str) -> Result<usize, String> {
     Ok(checked)
 }
 
+/// The shipped intent model's grammar (`models/intent.json`) decodes the phoneme
+/// log-probabilities of `models/intent.grammar-golden.json` as the Python decoder did: same
+/// intent and slots, same path scores within a relative 1e-9; returns the number of cases.
+pub fn replay_shipped_grammar() -> Result<usize, String> {
+    let json = shipped_models().join("intent.json");
+    let meta = ModelMetadata::load(&json).map_err(err)?;
+    let spec = meta
+        .intent
+        .and_then(|i| i.grammar)
+        .ok_or("models/intent.json has no grammar")?;
+    let phonemes = ModelMetadata::load(&shipped_models().join(format!("{}.json", spec.phonemes)))
+        .map_err(err)?;
+    let decoder = GrammarDecoder::new(spec.graph, phonemes.labels.len() - 1).map_err(err)?;
+    let text = std::fs::read_to_string(shipped_models().join("intent.grammar-golden.json"))
+        .map_err(err)?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(err)?;
+    let cases = v["cases"].as_array().ok_or("no cases")?;
+    for case in cases {
+        let what = case["text"].as_str().unwrap_or("?");
+        let logp: Vec<f32> = case["logp"]["data"]
+            .as_array()
+            .ok_or("no logp")?
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32)
+            .collect();
+        let d = decoder.decode(&logp);
+        let want_intent = case["intent"].as_str().map(str::to_string);
+        if d.intent != want_intent {
+            return Err(format!(
+                "{what}: intent {:?}, Python {want_intent:?}",
+                d.intent
+            ));
+        }
+        let want_slots: BTreeMap<String, (String, String)> =
+            serde_json::from_value(case["slots"].clone()).map_err(err)?;
+        if d.slots != want_slots {
+            return Err(format!(
+                "{what}: slots {:?}, Python {want_slots:?}",
+                d.slots
+            ));
+        }
+        for (name, have, want) in [
+            ("score", d.score, case["score"].as_f64()),
+            ("free", d.free, case["free"].as_f64()),
+        ] {
+            let want = want.ok_or(format!("{what}: no {name}"))?;
+            if (have - want).abs() > 1e-9 * want.abs().max(1.0) {
+                return Err(format!("{what}: {name} {have} vs Python {want}"));
+            }
+        }
+    }
+    Ok(cases.len())
+}
+
 /// A shipped text model replays its golden cases: the Rust tokenizer gives the Python one's
 /// ids, and tract the Python outputs; returns the number of cases.
 pub fn replay_shipped_text_model(name: &str) -> Result<usize, String> {
@@ -267,6 +322,6 @@ pub fn replay_shipped_text_model(name: &str) -> Result<usize, String> {
 }
 
 /// Every shipped model with golden vectors: the audio ones and the text ones.
-pub const SHIPPED_AUDIO_MODELS: [&str; 4] = ["keyword", "intent", "sentiment", "vad"];
+pub const SHIPPED_AUDIO_MODELS: [&str; 5] = ["keyword", "intent", "sentiment", "vad", "phonemes"];
 /// The shipped text models.
 pub const SHIPPED_TEXT_MODELS: [&str; 2] = ["text-intent", "text-sentiment"];

@@ -1057,7 +1057,7 @@ def _p(v) -> str:
     return "n/a" if v is None else f"{100 * float(v):.1f}%"
 
 
-def grammar_card(ev: dict, grammar: dict, name: str) -> str:
+def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None) -> str:
     """The card's section on grammar decoding (``grammar_intent``)."""
     conds = ["clean"] + [f"snr_{s}db" for s in SNRS]
     rows = "\n".join(
@@ -1091,7 +1091,8 @@ best unconstrained path is at least {grammar["gap_threshold"]} **and** this grap
 keeps {_p(ev.get("keep_gap"))} / {_p(ev.get("keep_out_of_grammar"))} of the validation commands
 (trained voice families, clips never trained on); on them, command acceptance is
 {_p(val.get("command_acceptance"))} and {_p(val.get("false_acceptance"))} of the validation
-chatter is accepted. Time to compile and measure: {ev.get("seconds")} s.
+chatter is accepted. Added by `{command or "python -m hark_train grammar"}`; time to compile and
+measure: {ev.get("seconds")} s.
 
 Held-out Pico voices (the same clips as below):
 
@@ -1166,7 +1167,9 @@ def write_card(out: Path, name: str, ctx: Context, meta: dict) -> None:
             " decoding\"\nbelow): intent and slots come from the grammar, and this graph's"
             " `_out_of_grammar_` posterior is\none of the two judges of `understood`."
         )
-        grammar_section = grammar_card(ev.get("grammar", {}), grammar, name)
+        grammar_section = grammar_card(
+            ev.get("grammar", {}), grammar, name, tr.get("grammar_command")
+        )
     arch = tr.get("architecture", {})
     summ = tr.get("summary", {})
     card = f"""# Model card: hark speech-to-intent (`{name}.onnx`)
