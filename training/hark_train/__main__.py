@@ -294,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument(
         "--keep-oog", type=float, default=0.8, help="validation commands the intent graph keeps"
     )
+    gr.add_argument(
+        "--force",
+        action="store_true",
+        help="attach the grammar even if the network alone understands more validation commands",
+    )
     gr.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     gr.add_argument("--no-progress", action="store_true", help="no progress bars")
 

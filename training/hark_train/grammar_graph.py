@@ -21,9 +21,9 @@ The decoder is a Viterbi search with the CTC topology: each phoneme of a chain i
 self-loop, followed by an optional blank state; two equal phonemes in a row need the blank between
 them. Junctions are entered and left within a frame, in topological order.
 
-Status: the compiler and decoder are tested on toy recognisers (tests/test_grammar_graph.py) and
-were measured with an experimental phoneme recogniser on the default context; no shipped model
-and no runtime code use them yet.
+Where it is used: ``grammar_intent`` compiles a context with it and stores the graph in the intent
+model's metadata; the runtime's decoder (``src/models/grammar.rs``) is this one line for line and
+replays its golden decodes; ``phoneme_model`` trains the recogniser.
 """
 
 from __future__ import annotations

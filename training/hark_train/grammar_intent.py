@@ -10,9 +10,11 @@ value from the best path through the graph, and accepts it as a command when two
   ``out_of_grammar_threshold``.
 
 Both thresholds are set on the validation commands (trained voice families, clips never trained
-on): each judge keeps the share ``keep_gap`` / ``keep_oog`` of them. Everything is measured with
-the exported ONNX graphs (onnxruntime) on the intent card's held-out Pico commands and chatter,
-clean and in noise, and on the real non-command speech, and written to the metadata
+on): each judge keeps the share ``keep_gap`` / ``keep_oog`` of them. The grammar is attached only
+when it then understands more of the validation commands than the intent network's own decoding
+(a small context the network learns well keeps the network; ``force`` overrides). Everything is
+measured with the exported ONNX graphs (onnxruntime) on the intent card's held-out Pico commands
+and chatter, clean and in noise, and on the real non-command speech, and written to the metadata
 (``evaluation.grammar``) and the card. A few decodes are written as golden cases
 (``<name>.grammar-golden.json``) that the Rust decoder must reproduce.
 """
@@ -84,17 +86,25 @@ class Runner:
         x = ((feats.astype(np.float32) - mean) / std)[None]
         return self.phones.run(None, {"x": x})[0][0]
 
-    def run(self, feats: np.ndarray) -> dict:
+    def run(self, feats: np.ndarray, spec: dict | None = None) -> dict:
+        """The grammar's answer; with the context's label ``spec``, also the intent network's
+        own answer (``network``: its decoding rule, as without a grammar)."""
         mean, std = self.norm[0]
         x = ((feats.astype(np.float32) - mean) / std)[None]
-        p_oog = float(self.intent.run(None, {"x": x})[0][0][self.oog])
+        post = self.intent.run(None, {"x": x})
+        p_oog = float(post[0][0][self.oog])
         d = self.decoder.decode(self.log_probs(feats))
-        return {
+        out = {
             "intent": d.intent,
             "slots": {n: v for n, (v, _) in d.slots.items()},
             "gap": d.gap if d.intent is not None else -np.inf,
             "p_oog": p_oog,
         }
+        if spec is not None:
+            out["network"] = intent_mod.decode(list(post), spec, self.meta["intent"]["threshold"])[
+                0
+            ]
+        return out
 
 
 def set_judges(valid_commands: list[dict], keep_gap: float, keep_oog: float) -> Judges:
@@ -140,12 +150,16 @@ def attach(
     keep_gap: float = KEEP_GAP,
     keep_oog: float = KEEP_OOG,
     phonemes: str = "phonemes",
+    force: bool = False,
 ) -> dict:
-    """Adds grammar decoding to the intent model ``cfg.out / cfg.name``; returns its metadata."""
+    """Adds grammar decoding to the intent model ``cfg.out / cfg.name`` when it accepts more of
+    the validation commands than the network alone (or when ``force``d), measures it either way,
+    and returns the model's metadata."""
     import time
 
     t0 = time.perf_counter()
     out = cfg.out
+    copied = []
     for ext in ("onnx", "json", "md"):
         src, dst = phonemes_dir / f"{phonemes}.{ext}", out / f"{phonemes}.{ext}"
         if not src.exists():
@@ -154,6 +168,7 @@ def attach(
             raise FileNotFoundError(f"grammar: no phoneme recogniser {src}")
         if src.resolve() != dst.resolve():
             shutil.copyfile(src, dst)
+            copied.append(dst)
     ctx = load_context(cfg.context)
     pmeta = json.loads((out / f"{phonemes}.json").read_text())
     graph = compile_context(ctx, lexicon(ctx, pmeta["labels"][1:], cfg.work / "lexicon.json"))
@@ -171,7 +186,8 @@ def attach(
         return chosen, intent_mod._map(intent_mod._eval_worker, tasks, cfg, f"grammar {split}")
 
     valid, vfeats = features("valid")
-    vrows = [runner.run(f[0]) for f in vfeats]
+    spec = intent_mod.label_spec(ctx)
+    vrows = [runner.run(f[0], spec) for f in vfeats]
     judges = set_judges(
         [r for r, c in zip(vrows, valid, strict=True) if c.kind == "command"], keep_gap, keep_oog
     )
@@ -179,7 +195,14 @@ def attach(
         "keep_gap": keep_gap,
         "keep_out_of_grammar": keep_oog,
         "validation": score(vrows, valid, judges),
+        "network_validation": intent_mod.score([r["network"] for r in vrows], valid, spec),
     }
+    # Used only where it understands more validation commands than the network alone.
+    evaluation["used"] = bool(
+        force
+        or evaluation["validation"]["command_acceptance"]
+        > (evaluation["network_validation"]["command_acceptance"] or 0.0)
+    )
     hold, hfeats = features("holdout")
     conds = ["clean"] + [f"snr_{s}db" for s in intent_mod.SNRS]
     for k, cond in enumerate(conds):
@@ -208,15 +231,28 @@ def attach(
         ]
     evaluation["real_non_command"] = real_speech(cfg, real, runner, judges)
     evaluation["seconds"] = round(time.perf_counter() - t0, 1)
-    golden = golden_cases(runner, valid, vfeats)
-    (out / f"{cfg.name}.grammar-golden.json").write_text(json.dumps(golden) + "\n")
+    golden_path = out / f"{cfg.name}.grammar-golden.json"
     meta = json.loads((out / f"{cfg.name}.json").read_text())
-    meta["intent"]["grammar"] = {
+    grammar = {
         "phonemes": phonemes,
         "graph": graph.to_meta(),
         "gap_threshold": round(judges.gap_threshold, 5),
         "out_of_grammar_threshold": round(judges.out_of_grammar_threshold, 5),
     }
+    if evaluation["used"]:
+        golden_path.write_text(json.dumps(golden_cases(runner, valid, vfeats)) + "\n")
+        meta["intent"]["grammar"] = grammar
+    else:
+        golden_path.unlink(missing_ok=True)
+        for p in copied:
+            p.unlink()
+        meta["intent"].pop("grammar", None)
+        evaluation["thresholds"] = {k: v for k, v in grammar.items() if k.endswith("threshold")}
+        log.warning(
+            "grammar: not used: %.1f%% of validation commands understood, the network alone %.1f%%",
+            100 * evaluation["validation"]["command_acceptance"],
+            100 * evaluation["network_validation"]["command_acceptance"],
+        )
     meta["evaluation"]["grammar"] = evaluation
     meta["training"]["grammar_command"] = cfg.command
     (out / f"{cfg.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -300,12 +336,29 @@ def main_args(args) -> int:
     cfg.real_speech = min(cfg.real_speech, max(100, int(0.3 * commands)))
     clips = intent_mod.synthesise(cfg, intent_mod.plan_clips(ctx, cfg, spec))
     meta = attach(
-        cfg, clips, intent_mod.real_sets(cfg), Path(args.phonemes), args.keep_gap, args.keep_oog
+        cfg,
+        clips,
+        intent_mod.real_sets(cfg),
+        Path(args.phonemes),
+        args.keep_gap,
+        args.keep_oog,
+        force=args.force,
     )
     ev = meta["evaluation"]["grammar"]
     print(
         json.dumps(
-            {k: ev[k] for k in ("validation", "clean", "snr_6db", "real_non_command") if k in ev},
+            {
+                k: ev[k]
+                for k in (
+                    "used",
+                    "validation",
+                    "network_validation",
+                    "clean",
+                    "snr_6db",
+                    "real_non_command",
+                )
+                if k in ev
+            },
             indent=1,
         )
     )

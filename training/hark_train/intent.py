@@ -1077,14 +1077,34 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
         for e in ev.get("examples", [])
     )
     val = ev.get("validation", {})
+    net = ev.get("network_validation", {})
     real = ev.get("real_non_command", {})
-    n_chains = len(grammar["graph"]["chains"])
-    return f"""## Grammar decoding (what the runtime uses)
+    used = "graph" in grammar
+    title = "what the runtime uses" if used else "measured, not used"
+    why = (
+        f"It is used because it understands more of the validation commands than the intent"
+        f" network's own decoding ({_p(val.get('command_acceptance'))} against"
+        f" {_p(net.get('command_acceptance'))})."
+        if used
+        else f"**It is not used**: on the validation commands it understands"
+        f" {_p(val.get('command_acceptance'))}, the intent network alone"
+        f" {_p(net.get('command_acceptance'))} (`python -m hark_train grammar --force` attaches it"
+        f" anyway)."
+    )
+    size = (
+        f" of {grammar['graph']['junctions']} junctions and {len(grammar['graph']['chains'])} word"
+        " and slot-phrase chains (espeak-ng pronunciations, stored in"
+        f" `{name}.json`)"
+        if used
+        else ""
+    )
+    return f"""## Grammar decoding ({title})
+
+{why}
 
 The phoneme recogniser `{grammar["phonemes"]}.onnx` (its own card: `{grammar["phonemes"]}.md`)
-reads the command; the context, compiled into a phoneme graph of {grammar["graph"]["junctions"]}
-junctions and {n_chains} word and slot-phrase chains (espeak-ng pronunciations, stored in
-`{name}.json`), is searched for the best path (Viterbi, CTC topology). The path names the intent
+reads the command; the context, compiled into a phoneme graph{size}, is searched for the best
+path (Viterbi, CTC topology). The path names the intent
 and every slot value. It is accepted as a command when its per-frame log-probability gap to the
 best unconstrained path is at least {grammar["gap_threshold"]} **and** this graph's
 `_out_of_grammar_` posterior is at most {grammar["out_of_grammar_threshold"]}. Each threshold
@@ -1113,7 +1133,7 @@ Examples (held-out voices, clean):
 
 {ex}
 
-Golden decodes for the Rust decoder: `{name}.grammar-golden.json`.
+{"Golden decodes for the Rust decoder: `" + name + ".grammar-golden.json`." if used else ""}
 
 """
 
@@ -1156,19 +1176,22 @@ def write_card(out: Path, name: str, ctx: Context, meta: dict) -> None:
     )
     slots = ", ".join(f"`{s['name']}` ({len(s['values'])} values)" for s in meta["intent"]["slots"])
     grammar = meta["intent"].get("grammar")
+    gev = ev.get("grammar", {})
     understood = (
         f"`understood` is false for `{OUT_OF_GRAMMAR}` or an intent confidence below\n"
         f"{meta['intent']['threshold']}."
     )
     grammar_section = ""
-    if grammar:
+    if grammar and gev.get("used", True):
         understood = (
             "**The runtime decodes this model's context as a phoneme graph** (see \"Grammar"
             " decoding\"\nbelow): intent and slots come from the grammar, and this graph's"
             " `_out_of_grammar_` posterior is\none of the two judges of `understood`."
         )
+        grammar_section = grammar_card(gev, grammar, name, tr.get("grammar_command"))
+    elif gev:
         grammar_section = grammar_card(
-            ev.get("grammar", {}), grammar, name, tr.get("grammar_command")
+            gev, {"phonemes": "phonemes", **gev["thresholds"]}, name, tr.get("grammar_command")
         )
     arch = tr.get("architecture", {})
     summ = tr.get("summary", {})

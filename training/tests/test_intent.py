@@ -262,7 +262,9 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     (cfg.out / "intent.md").write_text(
         (cfg.out / "intent.md").read_text() + "\n## Notes on this build\n\nkept\n"
     )
-    meta = attach(cfg, clips, intent_mod.real_sets(cfg), pcfg.out)
+    meta = attach(cfg, clips, intent_mod.real_sets(cfg), pcfg.out, force=True)
+    assert meta["evaluation"]["grammar"]["used"] is True
+    assert "command_acceptance" in meta["evaluation"]["grammar"]["network_validation"]
     g = meta["intent"]["grammar"]
     assert g["phonemes"] == "phonemes" and g["graph"]["junctions"] > 2
     assert g["gap_threshold"] <= 0.0 and 0.0 < g["out_of_grammar_threshold"] <= 1.0
@@ -393,3 +395,28 @@ def test_sentiment_cli_refuses_fewer_than_one_member(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["sentiment", "--out", "/nonexistent", "--members", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
+    from hark_train.intent import grammar_card
+
+    ev = {
+        "used": False,
+        "keep_gap": 0.9,
+        "keep_out_of_grammar": 0.8,
+        "validation": {"command_acceptance": 0.6, "false_acceptance": 0.0},
+        "network_validation": {"command_acceptance": 0.75},
+        "clean": {
+            "command_acceptance": 0.25,
+            "acceptance_without_rejection": 0.6,
+            "intent_accuracy": 0.9,
+            "false_acceptance": 0.02,
+        },
+    }
+    thresholds = {"gap_threshold": -0.2, "out_of_grammar_threshold": 0.3}
+    text = grammar_card(ev, {"phonemes": "phonemes", **thresholds}, "intent")
+    assert "measured, not used" in text and "60.0%" in text and "75.0%" in text
+    assert "golden" not in text.lower()
+    graph = {"junctions": 3, "chains": [], "epsilons": []}
+    used = grammar_card({**ev, "used": True}, {"phonemes": "p", "graph": graph, **thresholds}, "x")
+    assert "what the runtime uses" in used and "x.grammar-golden.json" in used
