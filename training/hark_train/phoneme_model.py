@@ -274,6 +274,8 @@ def noisy_copy(f_clean_items, real, seed: int, snr: float):
     """Held-out clips at ``snr`` dB with evaluation noises (never trained on)."""
     fe = FastLogMel(FrontEndParams())
     noises = load_noises(intent_mod._noise_clips(real["eval"]), max_s=120.0)
+    if not noises:  # no real data at hand: no noisy figure
+        return []
     out = []
     for k, (wav, ref) in enumerate(f_clean_items):
         x = read_audio(wav)
