@@ -170,6 +170,17 @@ def _cmd_text(args) -> int:
     return 0
 
 
+def _require_data(args) -> bool:
+    """Fills ``args.data`` from $HARK_DATA when not given; says so and returns False when
+    neither is set."""
+    if args.data is None and os.environ.get("HARK_DATA"):
+        args.data = Path(os.environ["HARK_DATA"])
+    if args.data is None:
+        print(f"{args.command}: --data (or $HARK_DATA) is required", file=sys.stderr)
+        return False
+    return True
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -438,21 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sentiment":
         from .voicesentiment import main_args as sentiment_main
 
-        args.data = args.data or (
-            Path(os.environ["HARK_DATA"]) if "HARK_DATA" in os.environ else None
-        )
-        if args.data is None:
-            print("sentiment: --data (or $HARK_DATA) is required", file=sys.stderr)
+        if not _require_data(args):
             return 2
         return sentiment_main(args)
     if args.command == "phonemes":
         from .phoneme_model import main_args as phonemes_main
 
-        args.data = args.data or (
-            Path(os.environ["HARK_DATA"]) if "HARK_DATA" in os.environ else None
-        )
-        if args.data is None:
-            print("phonemes: --data (or $HARK_DATA) is required", file=sys.stderr)
+        if not _require_data(args):
             return 2
         return phonemes_main(args)
     if args.command in ("text-intent", "text-sentiment"):

@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import intent as intent_mod
-from . import realdata as rd
-from .augment import gain, load_noises
+from .augment import load_noises
 from .features import FrontEndParams
 from .grammar import load_context
 from .grammar_graph import Decoder, compile_context, lexicon
@@ -273,16 +272,10 @@ def real_speech(cfg, real: dict, runner: Runner, judges: Judges) -> dict:
     """Real speech that is not a command, padded like a captured command (as
     ``intent.evaluate`` does it)."""
     noise = intent_mod._noise_clips(real["eval"])
+    speech = [c for c in real["eval"] if c not in noise]
     accepted, total, as_intent = 0, 0, {}
-    for c in [c for c in real["eval"] if c not in noise]:
-        try:
-            x = rd.load(c)
-        except Exception as e:  # noqa: BLE001 - a broken file is skipped, as in intent.evaluate
-            log.warning("grammar: %s: %s", c.path, e)
-            continue
-        rng = intent_mod._rng(cfg.seed, "real", str(c.path))
-        y = intent_mod.pad_command(x[: 8 * 16000], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-        r = runner.run(intent_mod._G["fe"](gain(intent_mod._floor_noise(y, rng, 60.0), -12.0)))
+    for feats in intent_mod.real_command_features(cfg, speech):
+        r = runner.run(feats)
         total += 1
         if judges.accept(r["gap"], r["p_oog"]):
             accepted += 1
@@ -329,12 +322,7 @@ def main_args(args) -> int:
         progress=not args.no_progress,
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
-    ctx = load_context(cfg.context)
-    spec = intent_mod.label_spec(ctx)
-    commands = cfg.per_intent * len(ctx.intent_names)  # as intent.run sizes it
-    cfg.oog_sentences = min(cfg.oog_sentences, max(200, int(0.4 * commands)))
-    cfg.real_speech = min(cfg.real_speech, max(100, int(0.3 * commands)))
-    clips = intent_mod.synthesise(cfg, intent_mod.plan_clips(ctx, cfg, spec))
+    _, clips = intent_mod.context_clips(cfg)
     meta = attach(
         cfg,
         clips,

@@ -792,19 +792,32 @@ def phoneme_targets(texts: list[str | None], cache: Path) -> tuple[list, list[st
 # 5. Run ----------------------------------------------------------------------------------------
 
 
+def size_for_context(cfg: IntentConfig, ctx: Context) -> None:
+    """Sets the example counts ``run`` uses for ``ctx`` (the tiny test sizes, or out-of-grammar
+    examples in proportion to the commands: about a third of the examples, so that a small
+    context is not drowned in chatter)."""
+    if cfg.tiny:
+        cfg.per_intent, cfg.heldout_per_intent, cfg.oog_sentences, cfg.variants = 6, 2, 12, 1
+        return
+    commands = cfg.per_intent * len(ctx.intent_names)
+    cfg.oog_sentences = min(cfg.oog_sentences, max(200, int(0.4 * commands)))
+    cfg.real_speech = min(cfg.real_speech, max(100, int(0.3 * commands)))
+
+
+def context_clips(cfg: IntentConfig) -> tuple[Context, list[Clip]]:
+    """The context of ``cfg`` and its clips, sized and synthesised as ``run`` does it (the
+    synthesis cache makes a second call cheap)."""
+    ctx = load_context(cfg.context)
+    size_for_context(cfg, ctx)
+    return ctx, synthesise(cfg, plan_clips(ctx, cfg, label_spec(ctx)))
+
+
 def run(cfg: IntentConfig) -> dict:
     t_start = time.perf_counter()
     cfg.work.mkdir(parents=True, exist_ok=True)
     ctx = load_context(cfg.context)
     spec = label_spec(ctx)
-    if cfg.tiny:
-        cfg.per_intent, cfg.heldout_per_intent, cfg.oog_sentences, cfg.variants = 6, 2, 12, 1
-    else:
-        # Out-of-grammar examples in proportion to the commands (about a third of the examples),
-        # so that a small context is not drowned in chatter.
-        commands = cfg.per_intent * len(ctx.intent_names)
-        cfg.oog_sentences = min(cfg.oog_sentences, max(200, int(0.4 * commands)))
-        cfg.real_speech = min(cfg.real_speech, max(100, int(0.3 * commands)))
+    size_for_context(cfg, ctx)
 
     def lap(name, t):
         cfg.timings[name] = round(time.perf_counter() - t, 1)
@@ -962,6 +975,22 @@ def run(cfg: IntentConfig) -> dict:
     return meta
 
 
+def real_command_features(cfg: IntentConfig, speech) -> list[np.ndarray]:
+    """Log-mel frames of real speech that is not a command: whole clips (at most 8 s), padded
+    like a captured command. A broken file is skipped with a warning, not fatal."""
+    out = []
+    for c in speech:
+        try:
+            x = rd.load(c)
+        except Exception as e:  # noqa: BLE001 - one unreadable clip must not stop the evaluation
+            log.warning("intent: %s: %s", c.path, e)
+            continue
+        rng = _rng(cfg.seed, "real", str(c.path))
+        y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
+        out.append(_G["fe"](gain(_floor_noise(y, rng, 60.0), -12.0)))
+    return out
+
+
 def evaluate(cfg, model, spec, clips, eval_speech, mean, std) -> dict:
     hold = [c for c in clips if c.split == "holdout"]
     tasks = [(str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in hold]
@@ -992,17 +1021,7 @@ def evaluate(cfg, model, spec, clips, eval_speech, mean, std) -> dict:
                 {"text": c.text, "voice": c.item.voice.id, **p}
                 for p, c in list(zip(preds, hold, strict=True))[:: max(1, len(hold) // 12)]
             ]
-    # Real speech that is not a command: whole clips, padded like a captured command.
-    real_feats = []
-    for c in eval_speech:
-        try:
-            x = rd.load(c)
-        except Exception as e:  # noqa: BLE001 - a broken file is skipped, not fatal
-            log.warning("intent: %s: %s", c.path, e)
-            continue
-        rng = _rng(cfg.seed, "real", str(c.path))
-        y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-        real_feats.append(_G["fe"](gain(_floor_noise(y, rng, 60.0), -12.0)))
+    real_feats = real_command_features(cfg, eval_speech)
     if real_feats:
         preds = decode(predict(model, real_feats, mean, std), spec, cfg.threshold)
         acc = [p["understood"] for p in preds]

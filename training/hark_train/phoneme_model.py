@@ -77,7 +77,6 @@ def training_items(cfg: PhonemeConfig) -> list[tuple[str, str, str]]:
     """(wav path, text, split) of every synthetic clip to learn from: ``train``, ``valid`` (unseen
     voices of the trained families) and ``holdout`` (the Pico family). Synthesises what the caches
     lack."""
-    from .grammar import load_context
     from .keyword import Config as KwConfig
     from .keyword import synthesise as kw_synthesise
 
@@ -90,12 +89,7 @@ def training_items(cfg: PhonemeConfig) -> list[tuple[str, str, str]]:
         jobs=cfg.jobs,
         progress=cfg.progress,
     )
-    ctx = load_context(icfg.context)
-    spec = intent_mod.label_spec(ctx)
-    commands = icfg.per_intent * len(ctx.intent_names)  # as intent.run sizes it
-    icfg.oog_sentences = min(icfg.oog_sentences, max(200, int(0.4 * commands)))
-    icfg.real_speech = min(icfg.real_speech, max(100, int(0.3 * commands)))
-    clips = intent_mod.synthesise(icfg, intent_mod.plan_clips(ctx, icfg, spec))
+    _, clips = intent_mod.context_clips(icfg)
     items = [
         (
             str(cache_path(icfg.work / "clips", c.item.key)),

@@ -231,16 +231,12 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     # Grammar decoding on top: a tiny phoneme recogniser from the same clips, then the context's
     # graph attached to the model (``python -m hark_train phonemes`` and ``grammar``).
     from hark_train import intent as intent_mod
-    from hark_train.grammar import load_context
     from hark_train.grammar_intent import attach
     from hark_train.phoneme_model import PhonemeConfig
     from hark_train.phoneme_model import run as train_phonemes
     from hark_train.synth import cache_path
 
-    context = load_context(ctx_path)
-    clips = intent_mod.synthesise(
-        cfg, intent_mod.plan_clips(context, cfg, intent_mod.label_spec(context))
-    )
+    _, clips = intent_mod.context_clips(cfg)
     items = [
         (str(cache_path(cfg.work / "clips", c.item.key)), c.text, c.split)
         for c in clips
