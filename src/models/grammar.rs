@@ -138,10 +138,8 @@ pub struct GrammarDecoder {
     sym: Vec<u16>,
     /// Per state: its chain.
     chain_of: Vec<usize>,
-    /// Per state: predecessors (itself first).
-    state_preds: Vec<Vec<Pred>>,
-    /// The same as indices into the search buffer (states, then junctions, then a slot that
-    /// is always impossible), padded to three.
+    /// Per state: its predecessors (itself first) as indices into the search buffer (states,
+    /// then junctions, then a slot that is always impossible), padded to three.
     pred_slots: Vec<[u32; 3]>,
     /// Junctions in topological order with their predecessors.
     junction_order: Vec<(usize, Vec<Pred>)>,
@@ -254,7 +252,6 @@ impl GrammarDecoder {
             graph,
             sym,
             chain_of,
-            state_preds,
             pred_slots,
             junction_order,
             eps_intent,
@@ -403,7 +400,12 @@ impl GrammarDecoder {
                         break;
                     }
                     let n_s = self.sym.len();
-                    node = self.state_preds[s][usize::from(s_bp[(t - 1) * n_s + s])];
+                    let slot = self.pred_slots[s][usize::from(s_bp[(t - 1) * n_s + s])] as usize;
+                    node = if slot < n_s {
+                        Pred::State(slot)
+                    } else {
+                        Pred::Junction(slot - n_s)
+                    };
                     t -= 1;
                 }
             }

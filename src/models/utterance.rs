@@ -140,7 +140,8 @@ impl PhonemeModel {
 struct Grammar {
     phonemes: PhonemeModel,
     decoder: GrammarDecoder,
-    spec: GrammarSpec,
+    gap_threshold: f32,
+    out_of_grammar_threshold: f32,
 }
 
 impl Grammar {
@@ -157,7 +158,8 @@ impl Grammar {
         Ok(Self {
             phonemes,
             decoder,
-            spec: spec.clone(),
+            gap_threshold: spec.gap_threshold,
+            out_of_grammar_threshold: spec.out_of_grammar_threshold,
         })
     }
 }
@@ -239,7 +241,7 @@ impl IntentModel {
                 })?;
             let logp = grammar.phonemes.log_probs(frames)?;
             let decoded = grammar.decoder.decode(&logp);
-            return Ok(self.grammar_result(&decoded, p_oog, &grammar.spec));
+            return Ok(self.grammar_result(&decoded, p_oog, grammar));
         }
         let names: Vec<&str> = self
             .inner
@@ -298,7 +300,7 @@ impl IntentModel {
     /// the intent graph does not call it out of grammar (`out_of_grammar_threshold`). The
     /// confidence is `exp(gap)`, the per-frame likelihood ratio of the grammar path to the free
     /// one (1: the command fits perfectly).
-    fn grammar_result(&self, d: &Decoded, p_oog: f32, spec: &GrammarSpec) -> IntentResult {
+    fn grammar_result(&self, d: &Decoded, p_oog: f32, g: &Grammar) -> IntentResult {
         let Some(intent) = d.intent.clone() else {
             return IntentResult {
                 intent: self.spec.out_of_grammar.clone(),
@@ -309,7 +311,7 @@ impl IntentModel {
         };
         let gap = d.gap() as f32;
         let confidence = gap.exp();
-        let understood = gap >= spec.gap_threshold && p_oog <= spec.out_of_grammar_threshold;
+        let understood = gap >= g.gap_threshold && p_oog <= g.out_of_grammar_threshold;
         let slots = d
             .slots
             .iter()
