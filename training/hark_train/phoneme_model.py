@@ -36,7 +36,7 @@ from .augment import gain, load_noises, load_rirs
 from .export import export_phonemes, git_commit
 from .features import FrontEndParams
 from .nets import PhonemeRecogniser
-from .phonemes import encode, inventory, phonemize_all
+from .phonemes import PARSER_VERSION, encode, inventory, phonemize_all
 from .streams import FastLogMel
 from .synth import cache_path
 
@@ -110,7 +110,7 @@ def training_items(cfg: PhonemeConfig) -> list[tuple[str, str, str]]:
 
 
 def _bank_key(items: list[tuple[str, str, str]], seed: int) -> str:
-    h = hashlib.sha256(f"v1 {seed}".encode())
+    h = hashlib.sha256(f"v{PARSER_VERSION} {seed}".encode())
     for path, text, split in items:
         h.update(f"{Path(path).name}\t{text}\t{split}\n".encode())
     return h.hexdigest()[:16]

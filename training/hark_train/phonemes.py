@@ -22,7 +22,12 @@ BLANK = 0
 
 #: Stress, pause and intonation marks, not sounds.
 _MARKS = re.compile(r"[',%=!;?]|^:+")
-_VARIANT = re.compile(r"[0-9#]+$")
+#: espeak's variant marks after a phoneme (``O2``, ``t#``, ``I#``). A symbol that is all digits is
+#: a phoneme of its own (``3`` the r-coloured schwa of "computer", ``0`` the vowel of "lot"), kept.
+_VARIANT = re.compile(r"(?<=[^0-9#])[0-9#]+$")
+#: Version of the parse, stored in transcription caches: a cache made by another is read again.
+PARSER_VERSION = 2
+_VERSION_KEY = "\u0000parser"
 
 
 class PhonemizerError(RuntimeError):
@@ -65,12 +70,14 @@ def phonemize_all(texts: list[str], cache: Path | None = None) -> dict[str, list
     known: dict[str, list[str]] = {}
     if cache is not None and cache.exists():
         known = json.loads(cache.read_text(encoding="utf-8"))
+        if known.pop(_VERSION_KEY, None) != PARSER_VERSION:
+            known = {}
     missing = sorted({t for t in texts if t not in known})
     for t in missing:
         known[t] = phonemize(t)
     if cache is not None and missing:
         tmp = cache.with_name(cache.name + ".tmp")
-        tmp.write_text(json.dumps(known), encoding="utf-8")
+        tmp.write_text(json.dumps({_VERSION_KEY: PARSER_VERSION, **known}), encoding="utf-8")
         tmp.replace(cache)
     return known
 

@@ -21,6 +21,21 @@ def test_parse_drops_stress_pauses_and_variant_digits() -> None:
     assert parse("") == []
 
 
+def test_parse_keeps_the_phonemes_written_as_digits() -> None:
+    # "computer" and "monitor" in en-us: 3 is the r-coloured schwa, 0 the vowel of "lot".
+    assert parse("k_@_m_p_j_'u:_t#_3") == ["k", "@", "m", "p", "j", "u:", "t", "3"]
+    assert parse("m_'0_n_I_t#_3") == ["m", "0", "n", "I", "t", "3"]
+    assert parse("'3:_l_i") == ["3:", "l", "i"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_a_cache_from_another_parser_version_is_read_again(tmp_path: Path) -> None:
+    cache = tmp_path / "ph.json"
+    cache.write_text('{"computer": ["k", "@", "m", "p", "j", "u:", "t"]}')
+    assert phonemize_all(["computer"], cache)["computer"][-1] == "3"
+    assert phonemize_all(["computer"], cache)["computer"] == phonemize("computer")
+
+
 def test_encode_reserves_zero_for_the_blank() -> None:
     inv = inventory([["t", "3:", "n"], ["O", "n"]])
     assert inv == ["3:", "O", "n", "t"]
