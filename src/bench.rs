@@ -277,6 +277,24 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
             ));
         }
     }
+    if let Some(verifier) = models.keyword.as_ref().and_then(|m| m.verifier()) {
+        let window = verifier.before_frames() + verifier.after_frames();
+        let frames_in = &frames[..(window * dim).min(frames.len())];
+        if let Some((label, _)) = verifier.candidate_thresholds().next() {
+            let start = Instant::now();
+            for _ in 0..repeats {
+                std::hint::black_box(verifier.verify(label, frames_in)?);
+            }
+            per_command_ms.push((
+                format!(
+                    "wake-word verification (per candidate, {:.1}-s window)",
+                    (frames_in.len() / dim) as f64 * params.hop_length as f64
+                        / f64::from(target)
+                ),
+                start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
+            ));
+        }
+    }
     if let Some(model) = &models.sentiment {
         let start = Instant::now();
         for _ in 0..repeats {

@@ -436,6 +436,7 @@ fn listen(args: &ListenArgs, config: &Config) -> Result<()> {
         keyword_threshold: args.threshold,
         keyword_thresholds: config.keyword.thresholds.clone(),
         keyword_gate: config.keyword.pause_in_silence,
+        wake_verification: config.keyword.verify,
     };
     let jobs = args
         .jobs

@@ -131,6 +131,9 @@ pub struct KeywordConfig {
     pub thresholds: std::collections::BTreeMap<String, f32>,
     /// Pause the keyword model after a second of silence (see `keyword_gate`).
     pub pause_in_silence: bool,
+    /// Confirm the wake words the model verifies with the phoneme recogniser (see
+    /// `models::verify`); off, they fire at the keyword model's own thresholds.
+    pub verify: bool,
 }
 
 impl Default for KeywordConfig {
@@ -138,6 +141,7 @@ impl Default for KeywordConfig {
         Self {
             thresholds: Default::default(),
             pause_in_silence: true,
+            verify: true,
         }
     }
 }

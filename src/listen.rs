@@ -20,6 +20,8 @@ pub struct ListenOptions {
     pub keyword_thresholds: std::collections::BTreeMap<String, f32>,
     /// Pause the keyword model through silence (`[keyword] pause_in_silence`).
     pub keyword_gate: bool,
+    /// Confirm verified wake words with the phoneme recogniser (`[keyword] verify`).
+    pub wake_verification: bool,
 }
 
 /// Errors of one file.
@@ -69,7 +71,10 @@ pub fn listen_source(
         options.keyword_threshold,
     )
     .and_then(|p| p.with_keyword_thresholds(&options.keyword_thresholds))
-    .map(|p| p.with_keyword_gate(options.keyword_gate));
+    .map(|p| {
+        p.with_keyword_gate(options.keyword_gate)
+            .with_wake_verification(options.wake_verification)
+    });
     let mut pipeline = match pipeline {
         Ok(p) => p,
         Err(e) => {

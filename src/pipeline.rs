@@ -4,7 +4,9 @@
 //! streams over the frames (in chunks of a few frames, state carried). When a wake word fires,
 //! the command is captured from a short pre-roll before the end of the wake word until trailing
 //! silence, a maximum length, or a timeout when nothing is said; the intent and sentiment models
-//! then run on it. `Mode::Command` treats the whole input as one command; `Mode::Keyword` only
+//! then run on it. A wake word the keyword model verifies (`keyword.verify`) is first a
+//! candidate: it fires only once the phoneme recogniser has read the frames around it
+//! ([`crate::models::verify`]), a fraction of a second later. `Mode::Command` treats the whole input as one command; `Mode::Keyword` only
 //! spots keywords.
 
 use std::collections::VecDeque;
@@ -156,6 +158,16 @@ struct KeywordPath {
     pending: Vec<f32>,
     pending_frames: usize,
     first_pending: u64,
+    /// Whether verified wake words wait for their verification (else the single-stage rule).
+    verify: bool,
+    /// Candidates waiting for the frames after them: (frame that fired, detection).
+    candidates: Vec<(u64, Detection)>,
+    /// Labels the model verifies, and their recent smoothed posteriors (`verified.len()` per
+    /// frame run, oldest first) with the frames they belong to: where a candidate's word peaks.
+    verified: Vec<usize>,
+    recent: VecDeque<f32>,
+    recent_frames: VecDeque<u64>,
+    recent_len: usize,
 }
 
 struct Capture {
@@ -165,6 +177,10 @@ struct Capture {
     speech_seen: bool,
     last_speech: u64,
 }
+
+/// A verified wake word ends where its smoothed posterior first reaches this share of its peak
+/// (the peak itself comes later: the training targets run on past the end of the word).
+const PEAK_SHARE: f32 = 0.9;
 
 /// Frames processed per keyword-model call: 100 ms of added latency at most, which amortises
 /// the per-call cost of the graph.
@@ -191,6 +207,8 @@ pub struct Pipeline {
     frame_buf: Vec<f32>,
     events: Vec<Event>,
     global_threshold: bool,
+    /// Whether frames are kept in `history` (for the command pre-roll or wake verification).
+    keep_history: bool,
 }
 
 impl Pipeline {
@@ -223,6 +241,15 @@ impl Pipeline {
         let keyword = match (&models.keyword, mode) {
             (Some(model), Mode::Full | Mode::Keyword) => {
                 let mut detector = KeywordDetector::new(model);
+                let verify = model.verifier().is_some();
+                let verified: Vec<usize> = model.verifier().map_or(Vec::new(), |v| {
+                    v.candidate_thresholds()
+                        .filter_map(|(l, _)| detector.label_index(l))
+                        .collect()
+                });
+                let recent_len = model
+                    .verifier()
+                    .map_or(0, |v| v.after_frames() + 2 * KEYWORD_CHUNK);
                 if let Some(t) = keyword_threshold {
                     detector.set_all_thresholds(t);
                 }
@@ -234,13 +261,30 @@ impl Pipeline {
                     pending: Vec::with_capacity(KEYWORD_CHUNK * dim),
                     pending_frames: 0,
                     first_pending: 0,
+                    verify,
+                    candidates: Vec::new(),
+                    recent: VecDeque::with_capacity(recent_len * verified.len()),
+                    recent_frames: VecDeque::with_capacity(recent_len),
+                    verified,
+                    recent_len,
                 })
             }
             _ => None,
         };
         let hop_s = params.hop_length as f64 / f64::from(params.sample_rate);
-        // Enough history for the pre-roll plus the keyword path's latency and smoothing.
-        let history_len = ((capture_settings.preroll_s + 1.0) / hop_s).ceil() as usize;
+        // Enough history for the pre-roll plus the keyword path's latency and smoothing, and for
+        // a verification window (the same latency again, and the gate's held frames).
+        let verify_frames = models
+            .keyword
+            .as_ref()
+            .and_then(|m| m.verifier())
+            .filter(|_| keyword.is_some())
+            .map_or(0, |v| {
+                v.before_frames() + v.after_frames() + (1.0 / hop_s) as usize
+            });
+        let history_len =
+            (((capture_settings.preroll_s + 1.0) / hop_s).ceil() as usize).max(verify_frames);
+        let keep_history = mode == Mode::Full || verify_frames > 0;
         let vad_settings = VadSettings {
             hop: params.hop_length,
             ..VadSettings::default()
@@ -278,6 +322,7 @@ impl Pipeline {
             frame_buf: Vec::new(),
             events: Vec::new(),
             global_threshold: keyword_threshold.is_some(),
+            keep_history,
         })
     }
 
@@ -309,6 +354,34 @@ impl Pipeline {
             }
         }
         Ok(self)
+    }
+
+    /// Whether verified wake words wait for the phoneme recogniser (`[keyword] verify`; on by
+    /// default). Off, they fire at the keyword model's own thresholds (thresholds set since
+    /// stay).
+    pub fn with_wake_verification(mut self, enabled: bool) -> Self {
+        let Some(kw) = self.keyword.as_mut() else {
+            return self;
+        };
+        let Some(model) = self.models.keyword.as_ref() else {
+            return self;
+        };
+        if enabled || !kw.verify {
+            return self;
+        }
+        kw.verify = false;
+        let single = KeywordDetector::single_stage(model);
+        if let Some(v) = model.verifier() {
+            for (label, candidate) in v.candidate_thresholds() {
+                // Only where the candidate threshold is still in force.
+                if kw.detector.threshold(label) == Some(candidate)
+                    && let Some(t) = single.threshold(label)
+                {
+                    kw.detector.set_threshold(label, t);
+                }
+            }
+        }
+        self
     }
 
     /// Whether the keyword model pauses through silence (`[keyword] pause_in_silence`; on by
@@ -379,9 +452,11 @@ impl Pipeline {
         Ok(std::mem::take(&mut self.events))
     }
 
-    /// Ends the input: flushes the keyword path and finishes any command in progress.
+    /// Ends the input: flushes the keyword path, verifies the candidates left with the frames
+    /// there are, and finishes any command in progress.
     pub fn finish(&mut self) -> Result<Vec<Event>, PipelineError> {
         self.run_keyword_chunk()?;
+        self.check_candidates(true)?;
         if self.capture.is_some() {
             self.end_capture()?;
         }
@@ -429,7 +504,7 @@ impl Pipeline {
                 c.last_speech = t;
             }
         }
-        if self.mode == Mode::Full {
+        if self.keep_history {
             if self.history_speech.len() == self.history_len {
                 self.history_speech.pop_front();
                 self.history.drain(..frame.len());
@@ -447,6 +522,7 @@ impl Pipeline {
                 kw.gate.pause();
             }
         }
+        self.check_candidates(false)?;
         self.check_capture_end(t)
     }
 
@@ -466,6 +542,16 @@ impl Pipeline {
             if let Some(d) = kw.detector.update(row) {
                 detections.push((first + i as u64, d));
             }
+            if kw.verify && !kw.verified.is_empty() {
+                if kw.recent_frames.len() == kw.recent_len {
+                    kw.recent_frames.pop_front();
+                    kw.recent.drain(..kw.verified.len());
+                }
+                kw.recent_frames.push_back(first + i as u64);
+                for &l in &kw.verified {
+                    kw.recent.push_back(kw.detector.smoothed(l));
+                }
+            }
         }
         kw.pending.clear();
         kw.pending_frames = 0;
@@ -483,6 +569,99 @@ impl Pipeline {
             self.events.push(Event::Keyword(d));
             return Ok(());
         }
+        let verified = self.models.keyword.as_ref().and_then(|m| m.verifier());
+        if let (Some(kw), Some(v)) = (self.keyword.as_mut(), verified)
+            && kw.verify
+            && v.covers(&d.keyword)
+        {
+            kw.candidates.push((frame, d));
+            return Ok(());
+        }
+        self.wake(frame, d)
+    }
+
+    /// Verifies the candidates whose window is complete (all of them at the end of the input).
+    fn check_candidates(&mut self, at_end: bool) -> Result<(), PipelineError> {
+        let Some(kw) = self.keyword.as_mut() else {
+            return Ok(());
+        };
+        if kw.candidates.is_empty() {
+            return Ok(());
+        }
+        let models = Arc::clone(&self.models);
+        let Some(verifier) = models.keyword.as_ref().and_then(|m| m.verifier()) else {
+            return Ok(());
+        };
+        let (before, after) = (
+            verifier.before_frames() as u64,
+            verifier.after_frames() as u64,
+        );
+        let now = self.frame; // frames [.., now) are in the history
+        let ready: Vec<(u64, Detection)> = if at_end {
+            std::mem::take(&mut kw.candidates)
+        } else {
+            let (ready, waiting) = std::mem::take(&mut kw.candidates)
+                .into_iter()
+                .partition(|(f, _)| f + 1 + after <= now);
+            kw.candidates = waiting;
+            ready
+        };
+        let dim = self.frontend.dim();
+        let oldest = now - self.history_speech.len() as u64;
+        for (frame, d) in ready {
+            if self.capture.is_some() {
+                break; // an earlier candidate woke hark: the rest belong to its command
+            }
+            let lo = (frame + 1).saturating_sub(before).max(oldest);
+            let hi = (frame + 1 + after).min(now);
+            let (a, b) = ((lo - oldest) as usize * dim, (hi - oldest) as usize * dim);
+            let window: Vec<f32> = self.history.range(a..b).copied().collect();
+            let Some(verdict) = verifier.verify(&d.keyword, &window)? else {
+                continue;
+            };
+            let score = verdict.score;
+            if verdict.accepted {
+                tracing::debug!(keyword = %d.keyword, score, "wake word verified");
+                // The candidate fired on the way up; the word is taken to end where its
+                // posterior has nearly risen to its peak, and the command starts from there.
+                let (peak, at) = self
+                    .peak_after(&d.keyword, frame, after)
+                    .unwrap_or((d.score, frame));
+                let d = Detection {
+                    verification: Some(score),
+                    score: peak,
+                    end: self.frame_end(at),
+                    ..d
+                };
+                self.wake(at, d)?;
+            } else {
+                tracing::debug!(keyword = %d.keyword, score, at = d.end, "wake candidate refused");
+            }
+        }
+        Ok(())
+    }
+
+    /// The highest smoothed posterior of `label` over frames `frame ..= frame + after`, and
+    /// the first of those frames where it reaches [`PEAK_SHARE`] of that.
+    fn peak_after(&self, label: &str, frame: u64, after: u64) -> Option<(f32, u64)> {
+        let kw = self.keyword.as_ref()?;
+        let i = kw.detector.label_index(label)?;
+        let slot = kw.verified.iter().position(|&l| l == i)?;
+        let n = kw.verified.len();
+        let values = || {
+            kw.recent_frames
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| (frame..=frame + after).contains(f))
+                .map(|(k, &f)| (kw.recent[k * n + slot], f))
+        };
+        let peak = values().map(|(v, _)| v).fold(f32::NEG_INFINITY, f32::max);
+        let (_, at) = values().find(|&(v, _)| v >= PEAK_SHARE * peak)?;
+        Some((peak, at))
+    }
+
+    /// A wake word fired at `frame`: the event, then the command from the pre-roll on.
+    fn wake(&mut self, frame: u64, d: Detection) -> Result<(), PipelineError> {
         self.events.push(Event::Wake(d));
         if self.mode != Mode::Full
             || (self.models.intent.is_none() && self.models.sentiment.is_none())
@@ -506,6 +685,14 @@ impl Pipeline {
         let dim = self.frontend.dim();
         c.frames.extend(self.history.iter().skip(skip * dim));
         c.speech.extend(self.history_speech.iter().skip(skip));
+        // Speech after the wake word already heard (a verified wake word fires late).
+        for (i, &speech) in c.speech.iter().enumerate() {
+            let t = start + i as u64;
+            if speech && t > frame {
+                c.speech_seen = true;
+                c.last_speech = t;
+            }
+        }
         self.capture = Some(c);
         Ok(())
     }

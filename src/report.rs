@@ -13,14 +13,20 @@ fn round(x: f64, places: i32) -> f64 {
 /// The JSON object for `event` heard in `file`.
 pub fn event_json(file: &str, event: &Event) -> Value {
     match event {
-        Event::Wake(d) | Event::Keyword(d) => json!({
-            "file": file,
-            "type": if matches!(event, Event::Wake(_)) { "wake" } else { "keyword" },
-            "keyword": d.keyword,
-            "score": round(f64::from(d.score), 4),
-            "start": round(d.start, 3),
-            "end": round(d.end, 3),
-        }),
+        Event::Wake(d) | Event::Keyword(d) => {
+            let mut v = json!({
+                "file": file,
+                "type": if matches!(event, Event::Wake(_)) { "wake" } else { "keyword" },
+                "keyword": d.keyword,
+                "score": round(f64::from(d.score), 4),
+                "start": round(d.start, 3),
+                "end": round(d.end, 3),
+            });
+            if let Some(x) = d.verification {
+                v["verification"] = json!(round(x, 4));
+            }
+            v
+        }
         Event::Intent { result, start, end } => {
             let slots: serde_json::Map<String, Value> = result
                 .slots
@@ -105,10 +111,13 @@ pub fn event_line(file: &str, event: &Event) -> String {
     let span = |s: f64, e: f64| format!("{s:7.2}–{e:<7.2}");
     match event {
         Event::Wake(d) => format!(
-            "{file}  {}  wake word {:?} ({:.2})",
+            "{file}  {}  wake word {:?} ({:.2}{})",
             span(d.start, d.end),
             d.keyword,
-            d.score
+            d.score,
+            d.verification
+                .map(|x| format!(", verified {x:.2}"))
+                .unwrap_or_default()
         ),
         Event::Keyword(d) => format!(
             "{file}  {}  keyword {:?} ({:.2})",

@@ -75,6 +75,7 @@ fn expected(audio: &[u8], site: &str, with_action_for: Option<&str>) -> Vec<(Str
         keyword_threshold: Some(THRESHOLD.parse().unwrap()),
         keyword_thresholds: Default::default(),
         keyword_gate: true,
+        wake_verification: true,
     };
     let mut source = RawSource::new(audio, "x", "s16le:16000".parse::<RawFormat>().unwrap());
     let outcome = listen_source(&mut source, &models, &options);

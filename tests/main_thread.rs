@@ -37,6 +37,10 @@ fn checks() -> Vec<(String, Check)> {
         "models/intent: grammar decodes match the Python decoder".into(),
         Box::new(|| golden::replay_shipped_grammar().map(|n| format!("{n} cases"))),
     ));
+    list.push((
+        "models/keyword: wake-word verification scores match the Python reference".into(),
+        Box::new(|| golden::replay_shipped_wake_verification().map(|n| format!("{n} cases"))),
+    ));
     for name in golden::SHIPPED_TEXT_MODELS {
         list.push((
             format!("models/{name}: golden cases tokenise and replay"),

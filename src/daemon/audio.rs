@@ -81,7 +81,8 @@ fn audio_loop(a: &AudioThread) -> Result<()> {
         a.threshold,
     )?
     .with_keyword_thresholds(&a.config.keyword.thresholds)?
-    .with_keyword_gate(a.config.keyword.pause_in_silence);
+    .with_keyword_gate(a.config.keyword.pause_in_silence)
+    .with_wake_verification(a.config.keyword.verify);
     let mut to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
     let mut silence = Vec::new();
     let send = |events: Vec<Event>| -> Result<()> {
@@ -108,7 +109,8 @@ fn audio_loop(a: &AudioThread) -> Result<()> {
             send(pipeline.finish()?)?;
             pipeline = Pipeline::new(models, Mode::Full, capture, a.threshold)?
                 .with_keyword_thresholds(&a.config.keyword.thresholds)?
-                .with_keyword_gate(a.config.keyword.pause_in_silence);
+                .with_keyword_gate(a.config.keyword.pause_in_silence)
+                .with_wake_verification(a.config.keyword.verify);
             to_rate = ToRate::new(pipeline.frontend_params().sample_rate, &origin);
             tracing::info!("pipeline reloaded");
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 
 use super::graph::{GraphState, read_f32};
+use super::verify::WakeVerifier;
 use super::{Graph, KeywordSpec, ModelError, ModelKind, ModelMetadata, tensor_f32};
 use crate::features::FrontEndParams;
 
@@ -17,6 +18,7 @@ pub struct KeywordModel {
     spec: KeywordSpec,
     graph: Graph,
     dim: usize,
+    verifier: Option<WakeVerifier>,
 }
 
 impl KeywordModel {
@@ -46,12 +48,22 @@ impl KeywordModel {
         let dim = meta
             .feature_dim()
             .ok_or_else(|| wrong("missing front-end".into()))?;
+        let verifier = match &spec.verify {
+            Some(v) => Some(WakeVerifier::load(json, &meta, v)?),
+            None => None,
+        };
         Ok(Self {
             meta,
             spec,
             graph,
             dim,
+            verifier,
         })
+    }
+
+    /// The phoneme verification of its wake words, when the metadata has one.
+    pub fn verifier(&self) -> Option<&WakeVerifier> {
+        self.verifier.as_ref()
     }
 
     /// The metadata.
@@ -182,6 +194,8 @@ pub struct Detection {
     pub wake: bool,
     /// Smoothed posterior when it fired.
     pub score: f32,
+    /// The phoneme recogniser's alignment score (at most 0) of a verified wake word.
+    pub verification: Option<f64>,
     /// Estimated start of the word, seconds from the stream start.
     pub start: f64,
     /// End of the frame that fired, seconds from the stream start.
@@ -210,8 +224,21 @@ pub struct KeywordDetector {
 }
 
 impl KeywordDetector {
-    /// A detector for `model`'s labels and defaults.
+    /// A detector for `model`'s labels and defaults; wake words the model verifies fire at
+    /// their (lower) candidate thresholds, to be confirmed by [`WakeVerifier`].
     pub fn new(model: &KeywordModel) -> Self {
+        let mut detector = Self::single_stage(model);
+        if let Some(v) = model.verifier() {
+            for (label, t) in v.candidate_thresholds() {
+                detector.set_threshold(label, t);
+            }
+        }
+        detector
+    }
+
+    /// A detector with the model's own thresholds for every label, for running the keyword
+    /// model without its verification.
+    pub fn single_stage(model: &KeywordModel) -> Self {
         let spec = model.spec();
         let fe = model.frontend();
         let labels = model.labels().to_vec();
@@ -260,6 +287,23 @@ impl KeywordDetector {
             }
             None => false,
         }
+    }
+
+    /// Index of `label` among the labels.
+    pub fn label_index(&self, label: &str) -> Option<usize> {
+        self.labels.iter().position(|l| l == label)
+    }
+
+    /// Smoothed posterior of label `i` after the last frame fed.
+    pub fn smoothed(&self, i: usize) -> f32 {
+        let filled = self.frame.clamp(1, self.window as u64) as f32;
+        (self.sums.get(i).copied().unwrap_or(0.0) / filled).clamp(0.0, 1.0)
+    }
+
+    /// A label's threshold (`None` for the background or an unknown label).
+    pub fn threshold(&self, label: &str) -> Option<f32> {
+        let i = self.labels.iter().position(|l| l == label)?;
+        self.thresholds[i]
     }
 
     /// Number of labels (columns of a posterior row).
@@ -342,6 +386,7 @@ impl KeywordDetector {
                 keyword: self.labels[i].clone(),
                 wake: self.wake[i],
                 score: smoothed,
+                verification: None,
                 start: onset as f64 * self.hop_s,
                 end: self.frame as f64 * self.hop_s + self.win_s,
             }

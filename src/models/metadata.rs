@@ -154,6 +154,83 @@ pub struct KeywordSpec {
     pub smoothing_frames: usize,
     /// Minimum time between two detections of one label, in seconds.
     pub refractory_s: f32,
+    /// Wake words confirmed by a phoneme recogniser before they fire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+}
+
+/// The `keyword.verify` section: which labels a phoneme recogniser confirms, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySpec {
+    /// Name of the phoneme recogniser (`<recogniser>.json` beside the keyword model).
+    pub recogniser: String,
+    /// Seconds read up to the candidate's frame.
+    pub window_before_s: f32,
+    /// Seconds read after it (the verdict waits for them).
+    pub window_after_s: f32,
+    /// Verified labels.
+    pub words: BTreeMap<String, VerifyWord>,
+}
+
+/// One verified label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyWord {
+    /// The word's phonemes as recogniser label ids (0 is the blank).
+    pub phonemes: Vec<u16>,
+    /// The same as symbols, for people.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// Threshold of the keyword model's smoothed posterior that makes a candidate.
+    pub candidate_threshold: f32,
+    /// Lowest alignment score (at most 0) that confirms it.
+    pub threshold: f64,
+}
+
+/// The checks of `keyword.verify` that need no recogniser.
+fn check_verify(
+    v: &VerifySpec,
+    has_label: &dyn Fn(&str) -> bool,
+    background: &str,
+) -> Result<(), String> {
+    for (name, secs) in [
+        ("window_before_s", v.window_before_s),
+        ("window_after_s", v.window_after_s),
+    ] {
+        if !(secs.is_finite() && (0.0..=10.0).contains(&secs)) {
+            return Err(format!(
+                "verify.{name} must be in [0, 10] seconds, got {secs}"
+            ));
+        }
+    }
+    if v.window_before_s + v.window_after_s < 0.3 {
+        return Err("the verification window must be at least 0.3 s long".into());
+    }
+    for (label, w) in &v.words {
+        if !has_label(label) || label == background {
+            return Err(format!("verified word {label:?} is not a keyword label"));
+        }
+        if w.phonemes.is_empty() {
+            return Err(format!("verified word {label:?} has no phonemes"));
+        }
+        if !(w.candidate_threshold.is_finite()
+            && w.candidate_threshold > 0.0
+            && w.candidate_threshold <= 1.0)
+        {
+            return Err(format!(
+                "candidate_threshold of {label:?} must be in (0, 1], got {}",
+                w.candidate_threshold
+            ));
+        }
+        if !(w.threshold.is_finite() && w.threshold <= 0.0) {
+            return Err(format!(
+                "verification threshold of {label:?} must be a number at most 0, got {}",
+                w.threshold
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A slot head of an intent model.
@@ -435,6 +512,9 @@ impl ModelMetadata {
                 }
                 if kw.smoothing_frames == 0 {
                     return Err("smoothing_frames must be at least 1".into());
+                }
+                if let Some(v) = &kw.verify {
+                    check_verify(v, &has_label, &kw.background)?;
                 }
                 if !(kw.refractory_s.is_finite() && kw.refractory_s >= 0.0) {
                     return Err("refractory_s must be a non-negative number".into());

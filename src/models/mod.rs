@@ -14,11 +14,12 @@ pub mod text;
 pub mod tokenizer;
 pub mod utterance;
 pub mod vad;
+pub mod verify;
 
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};
 pub use metadata::{
     DType, Dim, FeatureName, GrammarSpec, IntentSpec, IoSpec, KeywordSpec, ModelKind,
-    ModelMetadata, SCHEMA, SlotSpec, StateSpec, TensorSpec, VadSpec,
+    ModelMetadata, SCHEMA, SlotSpec, StateSpec, TensorSpec, VadSpec, VerifySpec, VerifyWord,
 };
 
 use std::path::PathBuf;

@@ -220,6 +220,7 @@ mod tests {
             keyword: "computer".into(),
             wake: true,
             score: 0.75,
+            verification: None,
             start: 1.2,
             end: 1.71,
         }));

@@ -325,3 +325,37 @@ pub fn replay_shipped_text_model(name: &str) -> Result<usize, String> {
 pub const SHIPPED_AUDIO_MODELS: [&str; 5] = ["keyword", "intent", "sentiment", "vad", "phonemes"];
 /// The shipped text models.
 pub const SHIPPED_TEXT_MODELS: [&str; 2] = ["text-intent", "text-sentiment"];
+
+/// The shipped keyword model's wake-word verification (`keyword.verify` in `models/keyword.json`)
+/// scores the recogniser outputs of `models/keyword.verify-golden.json` as the Python reference
+/// did, within a relative 1e-9; returns the number of cases.
+pub fn replay_shipped_wake_verification() -> Result<usize, String> {
+    let meta = ModelMetadata::load(&shipped_models().join("keyword.json")).map_err(err)?;
+    let spec = meta
+        .keyword
+        .and_then(|k| k.verify)
+        .ok_or("models/keyword.json has no verification")?;
+    let text = std::fs::read_to_string(shipped_models().join("keyword.verify-golden.json"))
+        .map_err(err)?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(err)?;
+    let cases = v["cases"].as_array().ok_or("no cases")?;
+    for (i, case) in cases.iter().enumerate() {
+        let word = case["word"].as_str().ok_or("no word")?;
+        let phonemes = &spec
+            .words
+            .get(word)
+            .ok_or(format!("case {i}: {word:?} is not verified"))?
+            .phonemes;
+        let shape: Vec<usize> =
+            serde_json::from_value(case["logp"]["shape"].clone()).map_err(err)?;
+        let logp: Vec<f32> = serde_json::from_value(case["logp"]["data"].clone()).map_err(err)?;
+        let want = case["score"]
+            .as_f64()
+            .ok_or(format!("case {i}: no score"))?;
+        let have = hark::models::verify::spot_score(&logp, shape[1], phonemes);
+        if (have - want).abs() > 1e-9 * want.abs().max(1.0) {
+            return Err(format!("case {i} ({word}): score {have} vs Python {want}"));
+        }
+    }
+    Ok(cases.len())
+}

@@ -9,7 +9,9 @@
   model scored through ``hark listen`` (hark_train.intentcheck); ``sentiment --data DATA --out
   DIR``: the sentiment of the voice (hark_train.voicesentiment).
 - ``python -m hark_train keyword --data DATA --out models/ [--work DIR] [--seed S] [--minutes M]``:
-  the keyword model, from synthesis to model card (hark_train.keyword).
+  the keyword model, from synthesis to model card (hark_train.keyword); ``keyword-verify
+  --model-dir models/ --data DATA``: phoneme verification of its wake words
+  (hark_train.wake_verify).
 - ``python -m hark_train synth --out DIR [--words ...] [--negatives N] [--per-voice K]
   [--holdout-family FAMILY] [--seed S] [--jobs 2]``: synthetic keyword clips + DIR/manifest.jsonl.
 
@@ -313,6 +315,23 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("--jobs", type=int, default=2, help="worker processes (at most 2)")
     gr.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    kv = sub.add_parser(
+        "keyword-verify", help="add phoneme verification of the wake words to a keyword model"
+    )
+    kv.add_argument("--model-dir", type=Path, required=True, help="folder with keyword.onnx/.json")
+    kv.add_argument(
+        "--phonemes", type=Path, default=None, help="folder with phonemes.onnx (default: model dir)"
+    )
+    kv.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    kv.add_argument("--work", type=Path, default=None, help="the keyword synthesis cache")
+    kv.add_argument(
+        "--candidate-threshold",
+        type=float,
+        default=None,
+        help="the network's threshold for a candidate (default 0.3)",
+    )
+    kv.add_argument("--no-progress", action="store_true", help="no progress bars")
+
     ic = sub.add_parser(
         "intent-check", help="score a speech-to-intent model through `hark listen` (Rust)"
     )
@@ -422,6 +441,12 @@ def main(argv: list[str] | None = None) -> int:
         from .keyword import main_args
 
         return main_args(args)
+    if args.command == "keyword-verify":
+        from .wake_verify import main_args as verify_main
+
+        if not _require_data(args):
+            return 2
+        return verify_main(args)
     if args.command == "intent-check":
         from .intentcheck import main_args as check_main
 

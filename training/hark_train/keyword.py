@@ -1402,7 +1402,9 @@ def cost(model, onnx_path: Path, n_feat: int, seconds: float = 20.0, chunk: int 
     }
 
 
-def plot_det(ev: dict, path: Path) -> None:
+def plot_det(ev: dict, path: Path, save: bool = True) -> None:
+    """The DET plot of "computer" on the real clips; with ``save=False`` the figure is left
+    open (current) for a caller to add to, and not saved."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1432,6 +1434,8 @@ def plot_det(ev: dict, path: Path) -> None:
     ax.axvline(0.5, color="grey", ls=":", lw=1)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper right")
+    if not save:
+        return
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
