@@ -5,7 +5,8 @@
 #
 # 1. 4,538 steps from scratch with the wide voice and microphone augmentation (--voice-spread);
 # 2. 4,538 more from those weights with a fresh cosine schedule from 1e-3, then the evaluation,
-#    the export, the model card and the DET plot into OUT.
+#    the export, the model card and the DET plot into OUT;
+# 3. the phoneme verification of the wake words (a few minutes).
 #
 # Synthesis and the augmentation bank are cached in WORK (default ~/.cache/hark/keyword) and
 # shared by both stages; each stage takes about 15-20 minutes of one core here.
@@ -21,3 +22,9 @@ python -m hark_train keyword --data "$data" --out "$stage1" --work "$work" --voi
     --steps 4538 --run-name stage1
 python -m hark_train keyword --data "$data" --out "$out" --work "$work" --voice-spread \
     --init "$work/keyword-s0-stage1.pt" --steps 4538 --lr 1e-3 --run-name stage2
+# 3. Phoneme verification of the wake words (models/keyword.md, "Second stage"), with the phoneme
+#    recogniser (python -m hark_train phonemes) from OUT, or from models/ when OUT has none.
+phonemes="$out"
+[ -f "$out/phonemes.onnx" ] || phonemes=models
+python -m hark_train keyword-verify --model-dir "$out" --phonemes "$phonemes" --data "$data" \
+    --work "$work"
