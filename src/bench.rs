@@ -288,8 +288,7 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
             per_command_ms.push((
                 format!(
                     "wake-word verification (per candidate, {:.1}-s window)",
-                    (frames_in.len() / dim) as f64 * params.hop_length as f64
-                        / f64::from(target)
+                    (frames_in.len() / dim) as f64 * params.hop_length as f64 / f64::from(target)
                 ),
                 start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
             ));

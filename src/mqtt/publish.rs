@@ -63,12 +63,15 @@ impl Publisher {
                         Topic::HotwordDetected(topic_level(&d.keyword)).as_string(),
                         to_json(&hermes),
                     ),
-                    Message::event(
-                        self.topics.wake(),
-                        json!({"event_type": d.keyword, "score": round(f64::from(d.score)),
-                               "start": round(d.start), "end": round(d.end)})
-                        .to_string(),
-                    ),
+                    Message::event(self.topics.wake(), {
+                        let mut v = json!({"event_type": d.keyword,
+                                           "score": round(f64::from(d.score)),
+                                           "start": round(d.start), "end": round(d.end)});
+                        if let Some(x) = d.verification {
+                            v["verification"] = json!(round(x));
+                        }
+                        v.to_string()
+                    }),
                 ]
             }
             Event::Keyword(d) => vec![Message::event(
@@ -232,6 +235,17 @@ mod tests {
         let v: Value = serde_json::from_str(&m[1].payload).unwrap();
         assert_eq!(v["event_type"], "computer");
         assert!((v["end"].as_f64().unwrap() - 1.71).abs() < 1e-9);
+        assert!(v.get("verification").is_none());
+        let m = publisher().messages(&Event::Wake(Detection {
+            keyword: "computer".into(),
+            wake: true,
+            score: 0.75,
+            verification: Some(-1.25),
+            start: 1.2,
+            end: 1.71,
+        }));
+        let v: Value = serde_json::from_str(&m[1].payload).unwrap();
+        assert!((v["verification"].as_f64().unwrap() + 1.25).abs() < 1e-9);
     }
 
     #[test]
