@@ -605,6 +605,14 @@ fn bench(seconds: f64, model_dir: Option<&Path>, json: bool, out: &mut dyn Write
     for (name, ms) in &report.per_command_ms {
         writeln!(out, "{:<52} {:>10.3} ms per 3 s command", name, ms)?;
     }
+    if let Some((ms, window_s)) = report.per_candidate_ms {
+        writeln!(
+            out,
+            "{:<52} {:>10.3} ms per candidate",
+            format!("wake-word verification ({window_s:.1}-s window)"),
+            ms
+        )?;
+    }
     if let Some(kib) = report.peak_rss_kib {
         writeln!(out, "peak resident memory: {:.1} MiB", kib as f64 / 1024.0)?;
     }
