@@ -269,6 +269,11 @@ fn shipped_phoneme_recogniser_replays_its_golden_vectors() {
     replay_shipped_golden("phonemes");
 }
 
+#[test]
+fn shipped_wake_word_recogniser_replays_its_golden_vectors() {
+    replay_shipped_golden("phonemes-wake");
+}
+
 /// The Rust grammar decoder finds the Python decoder's intent, slots and path scores on the
 /// shipped context's graph and real phoneme log-probabilities of validation commands.
 #[test]

@@ -21,7 +21,7 @@ fn shipped() -> PathBuf {
 /// metadata changed by `edit`.
 fn keyword_dir(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["keyword.onnx", "phonemes.onnx", "phonemes.json"] {
+    for name in ["keyword.onnx", "phonemes-wake.onnx", "phonemes-wake.json"] {
         std::fs::copy(shipped().join(name), tmp.path().join(name)).unwrap();
     }
     let mut meta: serde_json::Value =
@@ -158,7 +158,7 @@ fn broken_verification_sections_are_refused_with_the_file_named() {
     let e = load_error(dir.path());
     assert!(e.contains("not a keyword label"), "{e}");
     let dir = keyword_dir(|_| {});
-    std::fs::remove_file(dir.path().join("phonemes.json")).unwrap();
+    std::fs::remove_file(dir.path().join("phonemes-wake.json")).unwrap();
     let e = load_error(dir.path());
-    assert!(e.contains("phonemes.json"), "{e}");
+    assert!(e.contains("phonemes-wake.json"), "{e}");
 }

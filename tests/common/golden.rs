@@ -322,7 +322,14 @@ pub fn replay_shipped_text_model(name: &str) -> Result<usize, String> {
 }
 
 /// Every shipped model with golden vectors: the audio ones and the text ones.
-pub const SHIPPED_AUDIO_MODELS: [&str; 5] = ["keyword", "intent", "sentiment", "vad", "phonemes"];
+pub const SHIPPED_AUDIO_MODELS: [&str; 6] = [
+    "keyword",
+    "intent",
+    "sentiment",
+    "vad",
+    "phonemes",
+    "phonemes-wake",
+];
 /// The shipped text models.
 pub const SHIPPED_TEXT_MODELS: [&str; 2] = ["text-intent", "text-sentiment"];
 

@@ -322,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     kv.add_argument(
         "--phonemes", type=Path, default=None, help="folder with phonemes.onnx (default: model dir)"
     )
+    kv.add_argument(
+        "--recogniser", default="phonemes", help="the recogniser's file stem (default: phonemes)"
+    )
     kv.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
     kv.add_argument("--work", type=Path, default=None, help="the keyword synthesis cache")
     kv.add_argument(

@@ -8,11 +8,11 @@ card). A wake word is rare, so a second, costlier judge can afford to look at ea
 1. **Candidates.** The keyword network runs as always, but a wake word with verification fires a
    *candidate* at a low ``candidate_threshold`` on its smoothed posterior (the detector's rule:
    moving average, re-arm below the threshold, refractory).
-2. **Verification.** ``window_after_s`` later, the phoneme recogniser (``phonemes.onnx``, the
-   one grammar decoding uses) reads the log-mel frames from ``window_before_s`` before the
-   candidate to ``window_after_s`` after it, and the word's phonemes (espeak-ng's reading) are
-   aligned to them anywhere in the window (``spot_score``). The wake word fires only if the
-   alignment's score reaches ``threshold``.
+2. **Verification.** ``window_after_s`` later, a phoneme recogniser (``phoneme_model``; the
+   shipped model uses ``phonemes-wake.onnx``) reads the log-mel frames from ``window_before_s``
+   before the candidate to ``window_after_s`` after it, and the word's phonemes (espeak-ng's
+   reading) are aligned to them anywhere in the window (``spot_score``). The wake word fires
+   only if the alignment's score reaches ``threshold``.
 
 ``spot_score`` is the best CTC path through the word's phonemes (blanks between them, required
 between repeated ones) that starts and ends at any frame, each frame scored by its phoneme's
@@ -196,19 +196,21 @@ def calibrate(
     after_s: float = WINDOW_AFTER_S,
     seed: int = 0,
     progress: bool = False,
+    recogniser: str = "phonemes",
 ) -> dict:
     """Adds phoneme verification of the wake words to the keyword model in ``model_dir`` (the
-    recogniser from ``phonemes_dir``, copied beside it), measures it and returns the metadata."""
+    recogniser ``<recogniser>.onnx`` from ``phonemes_dir``, copied beside it), measures it and
+    returns the metadata."""
     import shutil
 
     from . import keyword as kw
     from .crosscheck import KeywordReference
 
     phonemes_dir = phonemes_dir or model_dir
-    for ext in ("onnx", "json", "md"):
-        src, dst = phonemes_dir / f"phonemes.{ext}", model_dir / f"phonemes.{ext}"
+    for ext in ("onnx", "json", "md", "golden.json"):
+        src, dst = phonemes_dir / f"{recogniser}.{ext}", model_dir / f"{recogniser}.{ext}"
         if not src.exists():
-            if ext == "md":
+            if ext in ("md", "golden.json"):
                 continue
             raise FileNotFoundError(f"keyword-verify: no phoneme recogniser {src}")
         if src.resolve() != dst.resolve():
@@ -219,7 +221,7 @@ def calibrate(
     if spec.get("verify"):
         log.info("replacing the model's verification")
     labels = meta["labels"]
-    rec = Recogniser(model_dir)
+    rec = Recogniser(model_dir, recogniser)
     if rec.meta["frontend"]["n_mels"] != meta["frontend"]["n_mels"]:
         raise ValueError("keyword-verify: the recogniser and the keyword model differ in front-end")
     hop_s = ref.params.hop_length / ref.params.sample_rate
@@ -497,6 +499,7 @@ def main_args(args) -> int:
         work=args.work.expanduser() if args.work else None,
         candidate_threshold=args.candidate_threshold or CANDIDATE_THRESHOLD,
         progress=not args.no_progress,
+        recogniser=args.recogniser,
     )
     ev = meta["evaluation"]["verify"]
     for w, e in ev["words"].items():

@@ -22,9 +22,11 @@ python -m hark_train keyword --data "$data" --out "$stage1" --work "$work" --voi
     --steps 4538 --run-name stage1
 python -m hark_train keyword --data "$data" --out "$out" --work "$work" --voice-spread \
     --init "$work/keyword-s0-stage1.pt" --steps 4538 --lr 1e-3 --run-name stage2
-# 3. Phoneme verification of the wake words (models/keyword.md, "Second stage"), with the phoneme
-#    recogniser (python -m hark_train phonemes) from OUT, or from models/ when OUT has none.
+# 3. Phoneme verification of the wake words (models/keyword.md, "Second stage") with the wake-word
+#    phoneme recogniser phonemes-wake.onnx, from OUT or else from models/ (see its card: it is
+#    the recogniser `python -m hark_train phonemes` built at commit ccd3e91; a recogniser of
+#    today's recipe can be used instead with --recogniser phonemes).
 phonemes="$out"
-[ -f "$out/phonemes.onnx" ] || phonemes=models
+[ -f "$out/phonemes-wake.onnx" ] || phonemes=models
 python -m hark_train keyword-verify --model-dir "$out" --phonemes "$phonemes" --data "$data" \
-    --work "$work"
+    --work "$work" --recogniser phonemes-wake
