@@ -67,7 +67,7 @@ assert a and len(a) == len(b), (a, b)
 for x, y in zip(a, b):
     for key in ("type", "keyword", "intent", "slots", "label", "understood"):
         assert x.get(key) == y.get(key), (key, x, y)
-    for key in ("start", "end", "score", "confidence"):
+    for key in ("start", "end", "score", "confidence", "verification"):
         if key in y:
             assert abs(x[key] - y[key]) <= 1e-3, (key, x, y)
 print(f"aarch64 vs x86_64 `hark listen` on the sample: the same {len(a)} events")
