@@ -162,3 +162,32 @@ fn broken_verification_sections_are_refused_with_the_file_named() {
     let e = load_error(dir.path());
     assert!(e.contains("phonemes-wake.json"), "{e}");
 }
+
+#[test]
+fn a_verified_wake_word_is_followed_by_its_command() {
+    // Every shipped model: the command is captured from just before the end of the wake word,
+    // although the wake word is only confirmed half a second after its candidate.
+    let models = Arc::new(ModelSet::load(Some(&shipped()), &[]).unwrap());
+    let mut p = Pipeline::new(models, Mode::Full, CaptureSettings::default(), None).unwrap();
+    let mut events = Vec::new();
+    for chunk in sample().chunks(1_600) {
+        events.extend(p.push(chunk).unwrap());
+    }
+    events.extend(p.finish().unwrap());
+    let Some(Event::Wake(wake)) = events.first() else {
+        panic!("{events:?}");
+    };
+    assert!(wake.verification.is_some());
+    let intent = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Intent { start, end, .. } => Some((*start, *end)),
+            _ => None,
+        })
+        .expect("an intent event");
+    let preroll = CaptureSettings::default().preroll_s;
+    assert!(
+        (intent.0 - (wake.end - preroll)).abs() < 0.1 && intent.1 > wake.end + 1.0,
+        "{intent:?} after {wake:?}"
+    );
+}
