@@ -6,8 +6,8 @@
 //! silence, a maximum length, or a timeout when nothing is said; the intent and sentiment models
 //! then run on it. A wake word the keyword model verifies (`keyword.verify`) is first a
 //! candidate: it fires only once the phoneme recogniser has read the frames around it
-//! ([`crate::models::verify`]), a fraction of a second later. `Mode::Command` treats the whole input as one command; `Mode::Keyword` only
-//! spots keywords.
+//! ([`crate::models::verify`]), a fraction of a second later. `Mode::Command` treats the whole
+//! input as one command; `Mode::Keyword` only spots keywords.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -158,12 +158,11 @@ struct KeywordPath {
     pending: Vec<f32>,
     pending_frames: usize,
     first_pending: u64,
-    /// Whether verified wake words wait for their verification (else the single-stage rule).
-    verify: bool,
     /// Candidates waiting for the frames after them: (frame that fired, detection).
     candidates: Vec<(u64, Detection)>,
-    /// Labels the model verifies, and their recent smoothed posteriors (`verified.len()` per
-    /// frame run, oldest first) with the frames they belong to: where a candidate's word peaks.
+    /// Labels whose wake words wait for verification (none when it is off), and their recent
+    /// smoothed posteriors (`verified.len()` per frame run, oldest first) with the frames they
+    /// belong to: where a candidate's word peaks.
     verified: Vec<usize>,
     recent: VecDeque<f32>,
     recent_frames: VecDeque<u64>,
@@ -241,7 +240,6 @@ impl Pipeline {
         let keyword = match (&models.keyword, mode) {
             (Some(model), Mode::Full | Mode::Keyword) => {
                 let mut detector = KeywordDetector::new(model);
-                let verify = model.verifier().is_some();
                 let verified: Vec<usize> = model.verifier().map_or(Vec::new(), |v| {
                     v.candidate_thresholds()
                         .filter_map(|(l, _)| detector.label_index(l))
@@ -261,7 +259,6 @@ impl Pipeline {
                     pending: Vec::with_capacity(KEYWORD_CHUNK * dim),
                     pending_frames: 0,
                     first_pending: 0,
-                    verify,
                     candidates: Vec::new(),
                     recent: VecDeque::with_capacity(recent_len * verified.len()),
                     recent_frames: VecDeque::with_capacity(recent_len),
@@ -366,10 +363,11 @@ impl Pipeline {
         let Some(model) = self.models.keyword.as_ref() else {
             return self;
         };
-        if enabled || !kw.verify {
+        if enabled || kw.verified.is_empty() {
             return self;
         }
-        kw.verify = false;
+        kw.verified.clear();
+        self.keep_history = self.mode == Mode::Full;
         let single = KeywordDetector::single_stage(model);
         if let Some(v) = model.verifier() {
             for (label, candidate) in v.candidate_thresholds() {
@@ -542,7 +540,7 @@ impl Pipeline {
             if let Some(d) = kw.detector.update(row) {
                 detections.push((first + i as u64, d));
             }
-            if kw.verify && !kw.verified.is_empty() {
+            if !kw.verified.is_empty() {
                 if kw.recent_frames.len() == kw.recent_len {
                     kw.recent_frames.pop_front();
                     kw.recent.drain(..kw.verified.len());
@@ -571,7 +569,7 @@ impl Pipeline {
         }
         let verified = self.models.keyword.as_ref().and_then(|m| m.verifier());
         if let (Some(kw), Some(v)) = (self.keyword.as_mut(), verified)
-            && kw.verify
+            && !kw.verified.is_empty()
             && v.covers(&d.keyword)
         {
             kw.candidates.push((frame, d));

@@ -302,8 +302,7 @@ impl KeywordDetector {
 
     /// A label's threshold (`None` for the background or an unknown label).
     pub fn threshold(&self, label: &str) -> Option<f32> {
-        let i = self.labels.iter().position(|l| l == label)?;
-        self.thresholds[i]
+        self.thresholds[self.label_index(label)?]
     }
 
     /// Number of labels (columns of a posterior row).

@@ -163,11 +163,6 @@ impl WakeVerifier {
         self.after_frames
     }
 
-    /// The recogniser.
-    pub fn recogniser(&self) -> &PhonemeModel {
-        &self.recogniser
-    }
-
     /// The verdict on `label` over raw front-end `frames` (row-major); `None` when `label` is
     /// not verified.
     pub fn verify(&self, label: &str, frames: &[f32]) -> Result<Option<Verdict>, ModelError> {
