@@ -243,12 +243,7 @@ fn run_pipeline(mode: Mode, audio: &[f32]) -> Vec<Event> {
         Some(0.35),
     )
     .unwrap();
-    let mut events = Vec::new();
-    for chunk in audio.chunks(1_000) {
-        events.extend(p.push(chunk).unwrap());
-    }
-    events.extend(p.finish().unwrap());
-    events
+    common::run_through(&mut p, audio)
 }
 
 #[test]

@@ -467,11 +467,7 @@ fn keyword_events(audio: &[f32], gate: bool) -> (Vec<hark::pipeline::Event>, (u6
     let mut p = Pipeline::new(models, Mode::Keyword, CaptureSettings::default(), Some(0.5))
         .unwrap()
         .with_keyword_gate(gate);
-    let mut events = Vec::new();
-    for chunk in audio.chunks(1600) {
-        events.extend(p.push(chunk).unwrap());
-    }
-    events.extend(p.finish().unwrap());
+    let events = common::run_through(&mut p, audio);
     (events, p.keyword_frames())
 }
 

@@ -44,12 +44,7 @@ fn wakes(dir: &Path, audio: &[f32], verify: bool) -> Vec<hark::models::keyword::
     let mut p = Pipeline::new(models, Mode::Keyword, CaptureSettings::default(), None)
         .unwrap()
         .with_wake_verification(verify);
-    let mut events = Vec::new();
-    for chunk in audio.chunks(1_600) {
-        events.extend(p.push(chunk).unwrap());
-    }
-    events.extend(p.finish().unwrap());
-    events
+    common::run_through(&mut p, audio)
         .into_iter()
         .filter_map(|e| match e {
             Event::Wake(d) => Some(d),
@@ -169,11 +164,7 @@ fn a_verified_wake_word_is_followed_by_its_command() {
     // although the wake word is only confirmed half a second after its candidate.
     let models = Arc::new(ModelSet::load(Some(&shipped()), &[]).unwrap());
     let mut p = Pipeline::new(models, Mode::Full, CaptureSettings::default(), None).unwrap();
-    let mut events = Vec::new();
-    for chunk in sample().chunks(1_600) {
-        events.extend(p.push(chunk).unwrap());
-    }
-    events.extend(p.finish().unwrap());
+    let events = common::run_through(&mut p, &sample());
     let Some(Event::Wake(wake)) = events.first() else {
         panic!("{events:?}");
     };

@@ -6,6 +6,20 @@ pub mod golden;
 
 use std::path::{Path, PathBuf};
 
+/// Feeds `audio` through `pipeline` in 0.1-s chunks (at 16 kHz) and ends the input; returns
+/// every event.
+pub fn run_through(
+    pipeline: &mut hark::pipeline::Pipeline,
+    audio: &[f32],
+) -> Vec<hark::pipeline::Event> {
+    let mut events = Vec::new();
+    for chunk in audio.chunks(1_600) {
+        events.extend(pipeline.push(chunk).unwrap());
+    }
+    events.extend(pipeline.finish().unwrap());
+    events
+}
+
 /// The repository's fixture folder.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
