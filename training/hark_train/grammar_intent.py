@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from .augment import load_noises
 from .features import FrontEndParams
 from .grammar import load_context
 from .grammar_graph import Decoder, compile_context, lexicon
+from .phoneme_model import OnnxRecogniser, copy_recogniser
 from .streams import FastLogMel
 from .synth import cache_path
 
@@ -67,29 +67,21 @@ class Runner:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         self.meta = json.loads((model_dir / f"{name}.json").read_text())
-        self.pmeta = json.loads((model_dir / f"{phonemes}.json").read_text())
         self.intent = ort.InferenceSession(str(model_dir / f"{name}.onnx"), opts)
-        self.phones = ort.InferenceSession(str(model_dir / f"{phonemes}.onnx"), opts)
+        self.recogniser = OnnxRecogniser(model_dir, phonemes)
         self.oog = self.meta["labels"].index(self.meta["intent"]["out_of_grammar"])
-        self.norm = [
-            (
-                np.array(m["frontend"]["mean"], np.float32),
-                np.array(m["frontend"]["std"], np.float32),
-            )
-            for m in (self.meta, self.pmeta)
-        ]
+        fe = self.meta["frontend"]
+        self.mean = np.array(fe["mean"], np.float32)
+        self.std = np.array(fe["std"], np.float32)
         self.decoder = decoder
 
     def log_probs(self, feats: np.ndarray) -> np.ndarray:
-        mean, std = self.norm[1]
-        x = ((feats.astype(np.float32) - mean) / std)[None]
-        return self.phones.run(None, {"x": x})[0][0]
+        return self.recogniser.log_probs(feats)
 
     def run(self, feats: np.ndarray, spec: dict | None = None) -> dict:
         """The grammar's answer; with the context's label ``spec``, also the intent network's
         own answer (``network``: its decoding rule, as without a grammar)."""
-        mean, std = self.norm[0]
-        x = ((feats.astype(np.float32) - mean) / std)[None]
+        x = ((feats.astype(np.float32) - self.mean) / self.std)[None]
         post = self.intent.run(None, {"x": x})
         p_oog = float(post[0][0][self.oog])
         d = self.decoder.decode(self.log_probs(feats))
@@ -158,16 +150,7 @@ def attach(
 
     t0 = time.perf_counter()
     out = cfg.out
-    copied = []
-    for ext in ("onnx", "json", "md"):
-        src, dst = phonemes_dir / f"{phonemes}.{ext}", out / f"{phonemes}.{ext}"
-        if not src.exists():
-            if ext == "md":
-                continue
-            raise FileNotFoundError(f"grammar: no phoneme recogniser {src}")
-        if src.resolve() != dst.resolve():
-            shutil.copyfile(src, dst)
-            copied.append(dst)
+    copied = copy_recogniser(phonemes_dir, out, phonemes, "grammar")
     ctx = load_context(cfg.context)
     pmeta = json.loads((out / f"{phonemes}.json").read_text())
     graph = compile_context(ctx, lexicon(ctx, pmeta["labels"][1:], cfg.work / "lexicon.json"))

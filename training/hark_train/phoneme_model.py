@@ -43,6 +43,57 @@ from .synth import cache_path
 log = logging.getLogger(__name__)
 
 HOLDOUT_FAMILY = "pico"
+#: Files of an exported recogniser; the first two are required.
+MODEL_FILES = ("onnx", "json", "md", "golden.json")
+
+
+def copy_recogniser(src_dir: Path, dst_dir: Path, name: str, tool: str) -> list[Path]:
+    """Copies the exported recogniser ``name`` from ``src_dir`` beside a model in ``dst_dir``
+    (nothing when they are one folder); returns the files it wrote."""
+    import shutil
+
+    written = []
+    for ext in MODEL_FILES:
+        src, dst = src_dir / f"{name}.{ext}", dst_dir / f"{name}.{ext}"
+        if not src.exists():
+            if ext in MODEL_FILES[2:]:
+                continue
+            raise FileNotFoundError(f"{tool}: no phoneme recogniser {src}")
+        if src.resolve() != dst.resolve():
+            shutil.copyfile(src, dst)
+            written.append(dst)
+    return written
+
+
+class OnnxRecogniser:
+    """An exported recogniser (onnxruntime, one thread) over raw log-mel frames, as the runtime
+    runs it: its own normalisation, then the graph."""
+
+    def __init__(self, model_dir: Path, name: str = "phonemes") -> None:
+        import json
+
+        import onnxruntime as ort
+
+        self.meta = json.loads((model_dir / f"{name}.json").read_text())
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_dir / f"{name}.onnx"), opts)
+        fe = self.meta["frontend"]
+        self.mean = np.array(fe["mean"], np.float32)
+        self.std = np.array(fe["std"], np.float32)
+        self.name = name
+
+    @property
+    def inventory(self) -> list[str]:
+        """Its phonemes (label ``i + 1`` is ``inventory[i]``; 0 is the blank)."""
+        return self.meta["labels"][1:]
+
+    def log_probs(self, log_mel: np.ndarray) -> np.ndarray:
+        """``[frames, labels]`` log-probabilities of raw log-mel frames ``[T, n_mels]``."""
+        x = ((np.asarray(log_mel, np.float32) - self.mean) / self.std)[None]
+        return self.session.run(None, {"x": x})[0][0]
+
+
 #: Validation rounds before the learning rate starts to decay (by ``LR_DECAY`` per round).
 WARM_ROUNDS = 6
 LR_DECAY = 0.85

@@ -41,7 +41,7 @@ import numpy as np
 from . import realdata as rd
 from .audio import SAMPLE_RATE, read_audio
 from .detect import Detector, label_detections, refractory_frames, smooth
-from .features import FrontEndParams
+from .phoneme_model import OnnxRecogniser, copy_recogniser
 from .phonemes import encode, phonemize
 from .streams import stream_log_mel
 
@@ -97,25 +97,8 @@ def window(n_frames: int, fire: int, before: int, after: int) -> tuple[int, int]
     return max(0, fire + 1 - before), min(n_frames, fire + 1 + after)
 
 
-class Recogniser:
-    """The phoneme recogniser (onnxruntime, one thread) over raw log-mel frames."""
-
-    def __init__(self, model_dir: Path, name: str = "phonemes") -> None:
-        import onnxruntime as ort
-
-        self.meta = json.loads((model_dir / f"{name}.json").read_text())
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model_dir / f"{name}.onnx"), opts)
-        fe = self.meta["frontend"]
-        self.mean = np.array(fe["mean"], np.float32)
-        self.std = np.array(fe["std"], np.float32)
-        self.params = FrontEndParams.from_dict(fe)
-        self.name = name
-
-    @property
-    def inventory(self) -> list[str]:
-        return self.meta["labels"][1:]
+class Recogniser(OnnxRecogniser):
+    """The recogniser, and the phonemes of a word in its inventory."""
 
     def word(self, text: str) -> tuple[list[int], list[str]]:
         """Label ids and symbols of ``text`` as espeak-ng reads it (symbols the recogniser does
@@ -125,10 +108,6 @@ class Recogniser:
         if not ids:
             raise ValueError(f"no phonemes the recogniser knows for {text!r}")
         return ids, phones
-
-    def log_probs(self, log_mel: np.ndarray) -> np.ndarray:
-        x = ((np.asarray(log_mel, np.float32) - self.mean) / self.std)[None]
-        return self.session.run(None, {"x": x})[0][0]
 
 
 @dataclass
@@ -201,20 +180,10 @@ def calibrate(
     """Adds phoneme verification of the wake words to the keyword model in ``model_dir`` (the
     recogniser ``<recogniser>.onnx`` from ``phonemes_dir``, copied beside it), measures it and
     returns the metadata."""
-    import shutil
-
     from . import keyword as kw
     from .crosscheck import KeywordReference
 
-    phonemes_dir = phonemes_dir or model_dir
-    for ext in ("onnx", "json", "md", "golden.json"):
-        src, dst = phonemes_dir / f"{recogniser}.{ext}", model_dir / f"{recogniser}.{ext}"
-        if not src.exists():
-            if ext in ("md", "golden.json"):
-                continue
-            raise FileNotFoundError(f"keyword-verify: no phoneme recogniser {src}")
-        if src.resolve() != dst.resolve():
-            shutil.copyfile(src, dst)
+    copy_recogniser(phonemes_dir or model_dir, model_dir, recogniser, "keyword-verify")
     ref = KeywordReference(model_dir)
     meta = ref.meta
     spec = meta["keyword"]
