@@ -773,6 +773,14 @@ def pad_clip(x: np.ndarray, rng, pre_s=0.5, post_s=1.0, floor_db=-70.0) -> np.nd
     return np.concatenate([pre, x, post]).astype(np.float32)
 
 
+def holdout_clip(path, rng) -> np.ndarray:
+    """A held-out synthetic keyword clip as the evaluations hear it: peak level drawn from
+    -20..-3 dBFS, then padded like the real clips (``pad_clip``)."""
+    x = read_audio(path)
+    x = x * np.float32(10 ** (float(rng.uniform(-20, -3)) / 20) / max(1e-6, np.abs(x).max()))
+    return pad_clip(x, rng)
+
+
 def _pcen_if(log_mel, params: FrontEndParams) -> np.ndarray:
     return log_mel if params.pcen is None else fast_pcen(log_mel, params)
 
@@ -1248,11 +1256,7 @@ def holdout_eval(cfg, model, hold, real, params, mean, std, smoothing, refr, thr
     for cond, snr in conditions.items():
         audios = []
         for r in kw_rows:
-            x = read_audio(r["path"])
-            x = x * np.float32(
-                10 ** (float(rng.uniform(-20, -3)) / 20) / max(1e-6, np.abs(x).max())
-            )
-            y = pad_clip(x, rng)
+            y = holdout_clip(r["path"], rng)
             if snr is not None and noise_pool:
                 from .augment import add_noise
 

@@ -191,7 +191,11 @@ def calibrate(
         log.info("replacing the model's verification")
     labels = meta["labels"]
     rec = Recogniser(model_dir, recogniser)
-    if rec.meta["frontend"]["n_mels"] != meta["frontend"]["n_mels"]:
+
+    def features(fe: dict) -> dict:
+        return {k: v for k, v in fe.items() if k not in ("mean", "std", "pcen")}
+
+    if features(rec.meta["frontend"]) != features(meta["frontend"]):
         raise ValueError("keyword-verify: the recogniser and the keyword model differ in front-end")
     hop_s = ref.params.hop_length / ref.params.sample_rate
     before, after = round(before_s / hop_s), round(after_s / hop_s)
@@ -207,7 +211,7 @@ def calibrate(
         progress=progress,
     )
     real = kw.real_split(cfg)
-    audio, info = kw.eval_stream(real["eval"], cfg, cfg.eval_hours)
+    audio, _ = kw.eval_stream(real["eval"], cfg, cfg.eval_hours)
     hours = len(audio) / SAMPLE_RATE / 3600
     neg_mel = stream_log_mel(audio, ref.params)
     neg_post = ref.scores(audio)
@@ -293,14 +297,7 @@ def calibrate(
         rows = [r for r in hold if r["label"] == w]
         if rows:
             hr = kw._rng(seed, "verify-holdout", w)
-            aud = []
-            for r in rows:
-                x = read_audio(r["path"])
-                x = x * np.float32(
-                    10 ** (float(hr.uniform(-20, -3)) / 20) / max(1e-6, np.abs(x).max())
-                )
-                aud.append(kw.pad_clip(x, hr))
-            per = clip_candidates(aud, w)
+            per = clip_candidates([kw.holdout_clip(r["path"], hr) for r in rows], w)
             wev["holdout"] = {
                 "clips": len(per),
                 "reach_candidate": round(float(np.mean([len(c.frames) > 0 for c in per])), 4),
@@ -326,21 +323,26 @@ def calibrate(
     meta["keyword"] = spec
     meta.setdefault("evaluation", {})["verify"] = ev
     (model_dir / "keyword.json").write_text(json.dumps(meta, indent=2) + "\n")
-    _golden(model_dir, rec, neg_mel, neg_post, labels, smoothing, refr, before, after, verify)
+    _golden(model_dir, rec, ref.params, before, after, verify)
     _card(model_dir / "keyword.md", ev, verify)
     _plot(model_dir / "keyword-det.png", meta)
     return meta
 
 
-def _golden(model_dir, rec, neg_mel, neg_post, labels, smoothing, refr, before, after, verify):
-    """A few candidate windows of the real negatives with their recogniser output and score."""
+def _golden(model_dir: Path, rec: Recogniser, params, before: int, after: int, verify: dict):
+    """Golden cases from the project's own sample (``tests/fixtures/frontend/speech.wav``,
+    "hey computer, turn on the kitchen light"): windows ending at a few points of it, their
+    recogniser output (rounded) and each verified word's score."""
+    from .fixtures import DEFAULT_OUT
+
+    log_mel = stream_log_mel(read_audio(DEFAULT_OUT / "speech.wav"), params)
+    n = len(log_mel)
+    ends = sorted({min(n, before + after), n // 2 + after, n})[: GOLDEN_CASES // 2]
     cases = []
-    for w, v in verify["words"].items():
-        s = smooth(neg_post[:, labels.index(w)], smoothing)
-        fires = label_detections(s, v["candidate_threshold"], refr)
-        for f in fires[: GOLDEN_CASES // len(verify["words"])]:
-            lo, hi = window(len(neg_mel), int(f), before, after)
-            lp = np.round(rec.log_probs(neg_mel[lo:hi]), 5).astype(np.float32)
+    for hi in ends:
+        lp = np.round(rec.log_probs(log_mel[max(0, hi - before - after) : hi]), 5)
+        lp = lp.astype(np.float32)
+        for w, v in verify["words"].items():
             cases.append(
                 {
                     "word": w,
