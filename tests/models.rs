@@ -289,20 +289,12 @@ fn intent_model_loads_its_grammar_and_refuses_a_broken_one() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
     let model = hark::models::utterance::IntentModel::load(&dir.join("intent.json")).unwrap();
     assert!(model.decodes_grammar());
-    let tmp = tempfile::tempdir().unwrap();
-    for ext in ["onnx", "json"] {
-        std::fs::copy(
-            dir.join(format!("phonemes.{ext}")),
-            tmp.path().join(format!("phonemes.{ext}")),
-        )
-        .unwrap();
-    }
-    std::fs::copy(dir.join("intent.onnx"), tmp.path().join("intent.onnx")).unwrap();
-    let mut meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("intent.json")).unwrap()).unwrap();
-    meta["intent"]["grammar"]["graph"]["chains"][1]["phones"] = serde_json::json!([999]);
+    let tmp = common::edited_shipped_model(
+        "intent.json",
+        &["intent.onnx", "phonemes.onnx", "phonemes.json"],
+        |meta| meta["intent"]["grammar"]["graph"]["chains"][1]["phones"] = serde_json::json!([999]),
+    );
     let json = tmp.path().join("intent.json");
-    std::fs::write(&json, meta.to_string()).unwrap();
     let err = hark::models::utterance::IntentModel::load(&json)
         .err()
         .unwrap()

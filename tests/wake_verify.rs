@@ -14,22 +14,17 @@ use hark::models::set::ModelSet;
 use hark::pipeline::{CaptureSettings, Event, Mode, Pipeline};
 
 fn shipped() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+    common::shipped_models()
 }
 
 /// The shipped keyword model and recogniser copied into a folder of their own, the keyword
 /// metadata changed by `edit`.
 fn keyword_dir(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for name in ["keyword.onnx", "phonemes-wake.onnx", "phonemes-wake.json"] {
-        std::fs::copy(shipped().join(name), tmp.path().join(name)).unwrap();
-    }
-    let mut meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(shipped().join("keyword.json")).unwrap())
-            .unwrap();
-    edit(&mut meta);
-    std::fs::write(tmp.path().join("keyword.json"), meta.to_string()).unwrap();
-    tmp
+    common::edited_shipped_model(
+        "keyword.json",
+        &["keyword.onnx", "phonemes-wake.onnx", "phonemes-wake.json"],
+        edit,
+    )
 }
 
 fn sample() -> Vec<f32> {

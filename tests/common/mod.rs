@@ -20,6 +20,29 @@ pub fn run_through(
     events
 }
 
+/// The shipped models' folder.
+pub fn shipped_models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+/// A folder holding the shipped files `others` and the shipped metadata `json` changed by
+/// `edit` (for tests of what loading refuses).
+pub fn edited_shipped_model(
+    json: &str,
+    others: &[&str],
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in others {
+        std::fs::copy(shipped_models().join(name), tmp.path().join(name)).unwrap();
+    }
+    let text = std::fs::read_to_string(shipped_models().join(json)).unwrap();
+    let mut meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut meta);
+    std::fs::write(tmp.path().join(json), meta.to_string()).unwrap();
+    tmp
+}
+
 /// The repository's fixture folder.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
