@@ -1,10 +1,33 @@
-"""The keyword model card (``models/keyword.md``), written from the model's metadata."""
+"""Model cards: the keyword model card (``models/keyword.md``), written from the model's
+metadata, and ``put_section``, which adds a generated section to any card without touching the
+notes written by hand."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .augment import VOICE_STANDARD
+
+#: Heading of the notes a person adds to a card after a build; generated sections go before it.
+HAND_NOTES = "## Notes on this build"
+
+
+def put_section(path: Path, heading: str, body: str) -> None:
+    """Writes ``body`` (which starts with ``heading``) into the card at ``path``: in place of an
+    earlier section with that heading, else before the hand notes, else at the end."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if heading in text:
+        a = text.index(heading)
+        rest = text[a + len(heading) :]
+        nxt = rest.find("\n## ")
+        text = text[:a] + body + (rest[nxt + 1 :] if nxt >= 0 else "")
+    elif HAND_NOTES in text:
+        a = text.index(HAND_NOTES)
+        text = text[:a] + body + "\n" + text[a:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    path.write_text(text, encoding="utf-8")
 
 
 def _pct(v: Any) -> str:

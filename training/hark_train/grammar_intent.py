@@ -31,6 +31,7 @@ import numpy as np
 
 from . import intent as intent_mod
 from .augment import load_noises
+from .card import HAND_NOTES
 from .features import FrontEndParams
 from .grammar import load_context
 from .grammar_graph import Decoder, compile_context, lexicon
@@ -45,8 +46,6 @@ log = logging.getLogger(__name__)
 KEEP_GAP = 0.9
 KEEP_OOG = 0.8
 GOLDEN_CASES = 6
-#: A card section written by hand after a run, kept when the card is rewritten.
-HAND_NOTES = "## Notes on this build"
 
 
 @dataclass

@@ -39,6 +39,7 @@ from .nets import PhonemeRecogniser
 from .phonemes import PARSER_VERSION, encode, inventory, phonemize_all
 from .streams import FastLogMel
 from .synth import cache_path
+from .texts import edit_distance
 
 log = logging.getLogger(__name__)
 
@@ -282,16 +283,6 @@ def train(cfg: PhonemeConfig, tr, va, n_phones: int, mean, std):
     return model.eval(), history
 
 
-def _edit_distance(a: list[int], b: list[int]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
-
-
 def greedy(logp: np.ndarray) -> list[int]:
     """Best-path CTC reading: argmax per frame, repeats merged, blanks dropped."""
     best = logp.argmax(-1)
@@ -310,7 +301,7 @@ def phoneme_error_rate(model, rows, mean, std) -> float:
     with torch.no_grad():
         for f, ref in rows:
             x = torch.from_numpy(((f.astype(np.float32) - mean) / std)[None])
-            errors += _edit_distance(greedy(model(x)[0].numpy()), list(ref))
+            errors += edit_distance(greedy(model(x)[0].numpy()), list(ref))
             total += len(ref)
     return errors / max(total, 1)
 

@@ -27,7 +27,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,8 @@ def _phonemize_espeak(words: list[str], voice: str) -> list[str]:
     return lines
 
 
-def _edit_distance(a: str, b: str) -> int:
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance of two sequences (strings, phoneme id lists)."""
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
@@ -371,7 +372,7 @@ def _rule_confusables(keywords: tuple[str, ...], vocab: tuple[str, ...], per_key
                 continue
             if contains_keyword(w, keywords):
                 continue
-            d = _edit_distance(p, q)
+            d = edit_distance(p, q)
             near = d <= limit
             onset = len(p) >= 2 and q[:2] == p[:2] and abs(len(q) - len(p)) <= 2
             rhyme = len(p) >= 2 and q[-2:] == p[-2:] and abs(len(q) - len(p)) <= 2

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import realdata as rd
 from .audio import SAMPLE_RATE, read_audio
+from .card import put_section
 from .detect import Detector, label_detections, refractory_frames, smooth
 from .phoneme_model import OnnxRecogniser, copy_recogniser
 from .phonemes import encode, phonemize
@@ -56,7 +57,6 @@ TARGET_FA_PER_HOUR = 0.5
 #: How far above the highest refused negative a threshold is set.
 SCORE_MARGIN = 1e-3
 SECTION = "## Second stage: phoneme verification"
-HAND_NOTES = "## Notes on this build"
 GOLDEN_CASES = 4
 
 
@@ -324,7 +324,7 @@ def calibrate(
     meta.setdefault("evaluation", {})["verify"] = ev
     (model_dir / "keyword.json").write_text(json.dumps(meta, indent=2) + "\n")
     _golden(model_dir, rec, ref.params, before, after, verify)
-    _card(model_dir / "keyword.md", ev, verify)
+    put_section(model_dir / "keyword.md", SECTION, card_section(ev, verify))
     _plot(model_dir / "keyword-det.png", meta)
     return meta
 
@@ -407,24 +407,6 @@ def card_section(ev: dict, verify: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _card(path: Path, ev: dict, verify: dict) -> None:
-    """Writes the section into the card: in place of an earlier one, else before the hand
-    notes, else at the end."""
-    text = path.read_text() if path.exists() else ""
-    body = card_section(ev, verify)
-    if SECTION in text:
-        a = text.index(SECTION)
-        rest = text[a + len(SECTION) :]
-        nxt = rest.find("\n## ")
-        text = text[:a] + body + (rest[nxt + 1 :] if nxt >= 0 else "")
-    elif HAND_NOTES in text:
-        a = text.index(HAND_NOTES)
-        text = text[:a] + body + "\n" + text[a:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
 
 
 def _plot(path: Path, meta: dict) -> None:

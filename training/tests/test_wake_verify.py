@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hark_train.card import put_section
 from hark_train.wake_verify import (
     SECTION,
     Candidates,
-    _card,
     card_section,
     detected,
     spot_score,
@@ -122,8 +122,8 @@ def test_the_card_section_replaces_an_earlier_one_and_keeps_the_hand_notes(tmp_p
     assert "**25.0%** of 67" in text and "no real clips" in text
     card = tmp_path / "keyword.md"
     card.write_text("# Card\n\n## Evaluation\n\nfigures\n\n## Notes on this build\n\nby hand\n")
-    _card(card, ev, verify)
-    _card(card, ev, verify)
+    put_section(card, SECTION, text)
+    put_section(card, SECTION, text)
     out = card.read_text()
     assert out.count(SECTION) == 1
     assert out.index("## Evaluation") < out.index(SECTION) < out.index("## Notes on this build")
