@@ -12,6 +12,10 @@
   the keyword model, from synthesis to model card (hark_train.keyword); ``keyword-verify
   --model-dir models/ --data DATA``: phoneme verification of its wake words
   (hark_train.wake_verify).
+- ``python -m hark_train phonemes --data DATA --out models/``: the phoneme recogniser behind
+  grammar decoding and wake-word verification (hark_train.phoneme_model); ``phonemes-real
+  --model-dir models/ [--name phonemes] --data DATA``: its phoneme error rate on the real
+  recordings at hand (hark_train.phoneme_real).
 - ``python -m hark_train synth --out DIR [--words ...] [--negatives N] [--per-voice K]
   [--holdout-family FAMILY] [--seed S] [--jobs 2]``: synthetic keyword clips + DIR/manifest.jsonl.
 
@@ -377,6 +381,16 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 
+    pr = sub.add_parser(
+        "phonemes-real", help="phoneme error rate of a recogniser on the real recordings at hand"
+    )
+    pr.add_argument("--model-dir", type=Path, required=True, help="folder with the recogniser")
+    pr.add_argument("--name", default="phonemes", help="the recogniser's file stem")
+    pr.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
+    pr.add_argument(
+        "--work", default="~/.cache/hark/phonemes", help="cache (espeak-ng transcriptions)"
+    )
+
     vc2 = sub.add_parser("vad-compare", help="energy VAD vs Silero VAD for ending commands")
     vc2.add_argument("--clips", required=True, help="folder of command WAVs or a list file")
     vc2.add_argument("--data", type=Path, default=None, help="data folder (noises)")
@@ -486,6 +500,20 @@ def main(argv: list[str] | None = None) -> int:
         if not _require_data(args):
             return 2
         return phonemes_main(args)
+    if args.command == "phonemes-real":
+        from .phoneme_real import run as phonemes_real
+
+        if not _require_data(args):
+            return 2
+        result = phonemes_real(
+            args.model_dir,
+            args.name,
+            Path(args.data),
+            Path(args.work).expanduser(),
+            "python -m hark_train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        )
+        print(json.dumps(result, indent=2))
+        return 0
     if args.command in ("text-intent", "text-sentiment"):
         return _cmd_text(args)
     return 2

@@ -17,11 +17,12 @@ def put_section(path: Path, heading: str, body: str) -> None:
     """Writes ``body`` (which starts with ``heading``) into the card at ``path``: in place of an
     earlier section with that heading, else before the hand notes, else at the end."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
+    body = body.rstrip("\n") + "\n"
     if heading in text:
         a = text.index(heading)
         rest = text[a + len(heading) :]
         nxt = rest.find("\n## ")
-        text = text[:a] + body + (rest[nxt + 1 :] if nxt >= 0 else "")
+        text = text[:a] + body + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
     elif HAND_NOTES in text:
         a = text.index(HAND_NOTES)
         text = text[:a] + body + "\n" + text[a:]

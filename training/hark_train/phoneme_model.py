@@ -474,7 +474,8 @@ of the training speech are licensed for non-commercial use.
         lines.append(row("held-out Pico voices, 12 dB SNR", ev["holdout_snr_12db"]))
     lines += [
         "",
-        "Synthetic voices only: real voices are judged through the intent model's figures.",
+        "Synthetic voices only; `python -m hark_train phonemes-real` adds the real recordings at"
+        ' hand (section "Real voices").',
         "",
         "Training history:",
         "",
