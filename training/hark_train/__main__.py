@@ -378,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--minutes", type=float, default=50.0, help="training time budget")
     ph.add_argument("--jobs", type=int, default=2, help="worker processes for synthesis")
     ph.add_argument("--checkpoint", default=None, help="skip training: export this checkpoint")
+    ph.add_argument(
+        "--voice-standard",
+        action="store_true",
+        help="the augmented copies get the standard voice perturbation, not the wide one",
+    )
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from . import intent as intent_mod
 from .audio import read_audio
-from .augment import gain, load_noises, load_rirs
+from .augment import VOICE_SPREAD, VOICE_STANDARD, gain, load_noises, load_rirs
 from .export import export_phonemes, git_commit
 from .features import FrontEndParams
 from .nets import PhonemeRecogniser
@@ -119,6 +119,9 @@ class PhonemeConfig:
     checkpoint: Path | None = None
     #: Tests: use these (path, text, split) items instead of the synthesis caches.
     items: list[tuple[str, str, str]] | None = None
+    #: The augmented copy of a training clip gets ``augment.VOICE_SPREAD``'s wide speed and
+    #: vocal-tract-length perturbation and random equaliser instead of the standard ones.
+    voice_spread: bool = True
 
 
 def _default_context() -> Path:
@@ -161,8 +164,8 @@ def training_items(cfg: PhonemeConfig) -> list[tuple[str, str, str]]:
     return items
 
 
-def _bank_key(items: list[tuple[str, str, str]], seed: int) -> str:
-    h = hashlib.sha256(f"v{PARSER_VERSION} {seed}".encode())
+def _bank_key(items: list[tuple[str, str, str]], seed: int, voice_spread: bool) -> str:
+    h = hashlib.sha256(f"v{PARSER_VERSION} {seed}{' spread' if voice_spread else ''}".encode())
     for path, text, split in items:
         h.update(f"{Path(path).name}\t{text}\t{split}\n".encode())
     return h.hexdigest()[:16]
@@ -172,7 +175,7 @@ def build_bank(cfg: PhonemeConfig, items, real: dict) -> list[tuple[np.ndarray, 
     """Log-mel frames (float16), transcription and split of every example; cached in the work
     folder. Training clips give two copies (clean, augmented), the others one clean copy."""
     cfg.work.mkdir(parents=True, exist_ok=True)
-    path = cfg.work / f"bank-{_bank_key(items, cfg.seed)}.pkl"
+    path = cfg.work / f"bank-{_bank_key(items, cfg.seed, cfg.voice_spread)}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)
@@ -181,6 +184,7 @@ def build_bank(cfg: PhonemeConfig, items, real: dict) -> list[tuple[np.ndarray, 
     noises = load_noises(real["train_noise"], max_s=120.0)
     rir_dir = cfg.work.parent / "rirs"
     rirs = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
+    voice = VOICE_SPREAD if cfg.voice_spread else VOICE_STANDARD
     out = []
     for k, (wav, text, split) in enumerate(
         intent_mod._bar(items, len(items), "phoneme examples", cfg.progress)
@@ -189,7 +193,7 @@ def build_bank(cfg: PhonemeConfig, items, real: dict) -> list[tuple[np.ndarray, 
         rng = np.random.default_rng([cfg.seed, k])
         for v in range(2 if split == "train" else 1):
             y = intent_mod.command_copy(
-                x, rng, v == 0, noises, rirs, p_noise=0.8, snr_range=(5.0, 25.0)
+                x, rng, v == 0, noises, rirs, p_noise=0.8, snr_range=(5.0, 25.0), **voice
             )
             out.append((fe(y).astype(np.float16), known[text], split))
     tmp = path.with_suffix(".tmp")
@@ -386,6 +390,7 @@ def run(cfg: PhonemeConfig) -> dict:
     params = FrontEndParams(mean=[float(v) for v in mean], std=[float(v) for v in std])
     n_params = sum(p.numel() for p in model.parameters())
     training = {
+        "voice_spread": cfg.voice_spread,
         "command": cfg.command,
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),
@@ -418,6 +423,16 @@ def _transcribed(cfg: PhonemeConfig, items):
     return [(w, known[t], s) for w, t, s in items]
 
 
+def _voice(training: dict) -> str:
+    """The voice perturbation of the augmented copies, in words."""
+    v = VOICE_SPREAD if training.get("voice_spread") else VOICE_STANDARD
+    eq = f", a random equaliser (±{v['eq_db']:g} dB per octave, p {v['p_eq']})" if v["p_eq"] else ""
+    return (
+        f"speed {v['speed_range'][0]}–{v['speed_range'][1]} (p {v['p_speed']}) and vocal-tract "
+        f"length {v['vtlp_range'][0]}–{v['vtlp_range'][1]} (p {v['p_vtlp']}) perturbation{eq}"
+    )
+
+
 def write_card(path: Path, meta: dict) -> None:
     ev, tr = meta["evaluation"], meta["training"]
     inv = meta["labels"][1:]
@@ -447,8 +462,8 @@ Synthetic speech only, from the caches of `python -m hark_train intent` (default
 `python -m hark_train keyword`: commands, corpus sentences (HWU64, SST-2 texts), wake words and
 confusable words, spoken by espeak-ng, mbrola, flite, festival and Piper voices. The SVOX Pico
 family is held out. Examples: {tr["examples"]} (each training clip twice: clean, and with real
-noise at 5–25 dB and a room impulse response; SpecAugment masks in training). Targets: espeak-ng's
-transcription of the text (stress marks dropped).
+noise at 5–25 dB, a room impulse response and {_voice(tr)}; SpecAugment masks in training).
+Targets: espeak-ng's transcription of the text (stress marks dropped).
 
 - TTS engines: GPL-3 / various free licences; output unrestricted (mbrola voice databases:
   non-commercial use)
@@ -504,6 +519,7 @@ def main_args(args) -> int:
         progress=not args.no_progress,
         tiny=args.tiny,
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        voice_spread=not args.voice_standard,
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     ev = run(cfg)
