@@ -379,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--jobs", type=int, default=2, help="worker processes for synthesis")
     ph.add_argument("--checkpoint", default=None, help="skip training: export this checkpoint")
     ph.add_argument(
-        "--voice-standard",
+        "--voice-spread",
         action="store_true",
-        help="the augmented copies get the standard voice perturbation, not the wide one",
+        help="the augmented copies get the wide voice perturbation (augment.VOICE_SPREAD)",
     )
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)

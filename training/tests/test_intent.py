@@ -255,8 +255,8 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     pmeta = json.loads((pcfg.out / "phonemes.json").read_text())
     assert pmeta["kind"] == "phonemes" and pmeta["labels"][0] == "<blank>"
     assert pmeta["io"]["outputs"][0]["shape"] == [1, "frames", len(pmeta["labels"])]
-    assert pmeta["training"]["voice_spread"] is True
-    assert "vocal-tract length 0.8–1.2" in (pcfg.out / "phonemes.md").read_text()
+    assert pmeta["training"]["voice_spread"] is False
+    assert "vocal-tract length 0.9–1.1" in (pcfg.out / "phonemes.md").read_text()
     (cfg.out / "intent.md").write_text(
         (cfg.out / "intent.md").read_text() + "\n## Notes on this build\n\nkept\n"
     )
