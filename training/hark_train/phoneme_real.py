@@ -5,8 +5,9 @@ The recogniser is trained on synthetic speech only. These are the transcribed re
 hand, none of them trained on:
 
 - FSDD: the digits "zero" … "nine" said by 6 people, recorded at 8 kHz (so nothing above 4 kHz);
-- RAVDESS: "Kids are talking by the door" and "Dogs are sitting by the door" said by 24 actors,
-  the neutral and calm takes, and the takes in every other emotion on a row of their own;
+- RAVDESS: "Kids are talking by the door" and "Dogs are sitting by the door" said by the actors
+  in the data folder (18 of its 24), the neutral and calm takes, and the takes in every other
+  emotion on a row of their own;
 - Precise: the "computer" / "hey computer" wake-word clips of the Precise contributors.
 
 The reference is espeak-ng's transcription of the text (what the recogniser was trained to
@@ -23,7 +24,6 @@ differently from these: this is the figure that says how far the synthetic train
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +38,6 @@ from .phoneme_model import OnnxRecogniser, greedy
 from .phonemes import encode, phonemize_all
 from .streams import FastLogMel
 from .texts import edit_distance
-
-log = logging.getLogger(__name__)
 
 SECTION = "## Real voices"
 RAVDESS_TEXTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
@@ -118,7 +116,10 @@ def evaluate(model_dir: Path, name: str, data: Path, work: Path | None = None) -
     for k, c in enumerate(clips):
         ref_phones = known[c.text]
         ref = encode(ref_phones, inv)
-        audio = rd.load(c.path)
+        try:
+            audio = rd.load(c.path)
+        except (RuntimeError, ValueError) as e:  # libsndfile's errors, or an empty file
+            raise ValueError(f"phonemes-real: cannot read {c.path}: {e}") from e
         logp = rec.log_probs(fe(padded(audio, k) if c.tight else audio))
         errors = edit_distance(greedy(logp), ref)
         for key in (c.set_name, f"{c.set_name}/{c.speaker}"):
@@ -144,6 +145,8 @@ def evaluate(model_dir: Path, name: str, data: Path, work: Path | None = None) -
 
 
 def card_section(result: dict, command: str, synthetic_per: float | None = None) -> str:
+    """The card section of ``evaluate``'s ``result``, with the command that measured it and the
+    held-out synthetic voices' error rate ``synthetic_per`` for comparison."""
     lines = [
         SECTION,
         "",

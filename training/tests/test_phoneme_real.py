@@ -88,3 +88,13 @@ def test_a_folder_without_recordings_is_refused(tmp_path) -> None:
         shutil.copyfile(MODELS / f"phonemes.{ext}", tmp_path / f"phonemes.{ext}")
     with pytest.raises(FileNotFoundError, match="no FSDD, RAVDESS or Precise clips"):
         pr.evaluate(tmp_path, "phonemes", tmp_path / "empty")
+
+
+def test_an_unreadable_recording_is_named(tmp_path) -> None:
+    for ext in ("onnx", "json"):
+        shutil.copyfile(MODELS / f"phonemes.{ext}", tmp_path / f"phonemes.{ext}")
+    bad = tmp_path / "data" / "fsdd" / "5_carol_0.wav"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"RIFF not really a wave file")
+    with pytest.raises(ValueError, match="cannot read .*5_carol_0.wav"):
+        pr.evaluate(tmp_path, "phonemes", tmp_path / "data")
