@@ -233,6 +233,42 @@ fn check_verify(
     Ok(())
 }
 
+/// The checks of how `intent.grammar` accepts a decode: a judge with finite weights and a
+/// threshold in (0, 1], or (without a judge) both thresholds.
+fn check_grammar_acceptance(g: &GrammarSpec) -> Result<(), String> {
+    if let Some(j) = &g.judge {
+        let weights = [
+            j.gap,
+            j.out_of_grammar_logit,
+            j.intent_log_posterior,
+            j.bias,
+        ];
+        if !weights.iter().all(|w| w.is_finite()) {
+            return Err("grammar judge weights and bias must be finite numbers".into());
+        }
+        if !(j.threshold.is_finite() && j.threshold > 0.0 && j.threshold <= 1.0) {
+            return Err(format!(
+                "grammar judge threshold must be in (0, 1], got {}",
+                j.threshold
+            ));
+        }
+        return Ok(());
+    }
+    let (Some(gap), Some(oog)) = (g.gap_threshold, g.out_of_grammar_threshold) else {
+        return Err(
+            "grammar needs a `judge`, or both `gap_threshold` and `out_of_grammar_threshold`"
+                .into(),
+        );
+    };
+    if !(gap.is_finite() && gap <= 0.0) {
+        return Err("grammar gap_threshold must be a number ≤ 0".into());
+    }
+    if !(oog.is_finite() && oog > 0.0 && oog <= 1.0) {
+        return Err("grammar out_of_grammar_threshold must be in (0, 1]".into());
+    }
+    Ok(())
+}
+
 /// A slot head of an intent model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -279,10 +315,59 @@ pub struct GrammarSpec {
     pub phonemes: String,
     /// The context's phoneme graph.
     pub graph: super::grammar::PhonemeGraph,
-    /// Least per-frame log-probability gap of the best grammar path to the best free path.
-    pub gap_threshold: f32,
-    /// Most out-of-grammar posterior of the intent graph.
-    pub out_of_grammar_threshold: f32,
+    /// How a decode is judged a command (models built before the judge have the two
+    /// thresholds below instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<GrammarJudge>,
+    /// Least per-frame log-probability gap of the best grammar path to the best free path
+    /// (without a judge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_threshold: Option<f32>,
+    /// Most out-of-grammar posterior of the intent graph (without a judge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_grammar_threshold: Option<f32>,
+}
+
+/// The `intent.grammar.judge` section: a decode is a command when
+/// `sigmoid(bias + gap·g + out_of_grammar_logit·logit(p_oog) + intent_log_posterior·ln p_intent)`
+/// reaches `threshold`. `g` is the decode's per-frame gap, `p_oog` the intent graph's
+/// out-of-grammar posterior (clamped to `[1e-6, 1 - 1e-6]`) and `p_intent` its posterior of the
+/// decoded intent (at least `1e-6`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrammarJudge {
+    /// Weight of the per-frame log-probability gap.
+    pub gap: f32,
+    /// Weight of the logit of the out-of-grammar posterior.
+    pub out_of_grammar_logit: f32,
+    /// Weight of the log posterior of the decoded intent.
+    pub intent_log_posterior: f32,
+    /// Bias of the score.
+    pub bias: f32,
+    /// Least score of a command, in (0, 1].
+    pub threshold: f32,
+}
+
+impl GrammarJudge {
+    /// The out-of-grammar posterior is clamped to `[EPS, 1 - EPS]`, the intent posterior to at
+    /// least `EPS`, before their logarithms.
+    pub const EPS: f32 = 1e-6;
+
+    /// The judge's score in (0, 1) of a decode with per-frame `gap`, out-of-grammar posterior
+    /// `p_oog` and posterior `p_intent` of the decoded intent.
+    pub fn score(&self, gap: f32, p_oog: f32, p_intent: f32) -> f32 {
+        let q = p_oog.clamp(Self::EPS, 1.0 - Self::EPS);
+        let z = self.bias
+            + self.gap * gap
+            + self.out_of_grammar_logit * (q.ln() - (1.0 - q).ln())
+            + self.intent_log_posterior * p_intent.max(Self::EPS).ln();
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Whether the score reaches the threshold.
+    pub fn accepts(&self, gap: f32, p_oog: f32, p_intent: f32) -> bool {
+        self.score(gap, p_oog, p_intent) >= self.threshold
+    }
 }
 
 /// The `vad` section: how raw audio is cut into the graph's windows.
@@ -555,13 +640,7 @@ impl ModelMetadata {
                     return Err("intent threshold must be in [0, 1]".into());
                 }
                 if let Some(g) = &spec.grammar {
-                    if !(g.gap_threshold.is_finite() && g.gap_threshold <= 0.0) {
-                        return Err("grammar gap_threshold must be a number ≤ 0".into());
-                    }
-                    let t = g.out_of_grammar_threshold;
-                    if !(t.is_finite() && t > 0.0 && t <= 1.0) {
-                        return Err("grammar out_of_grammar_threshold must be in (0, 1]".into());
-                    }
+                    check_grammar_acceptance(g)?;
                     if g.phonemes.is_empty() || g.phonemes.contains(['/', '\\']) {
                         return Err(
                             "grammar `phonemes` must be a file stem in the same folder".into()
@@ -655,6 +734,61 @@ mod tests {
         ModelMetadata::parse(text, Path::new("m.json"))
             .unwrap_err()
             .to_string()
+    }
+
+    fn grammar_spec(acceptance: serde_json::Value) -> GrammarSpec {
+        let mut v = serde_json::json!({
+            "phonemes": "phonemes",
+            "graph": {"junctions": 2, "chains": [], "epsilons": []}
+        });
+        for (k, x) in acceptance.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_grammar_is_judged_by_a_judge_or_by_both_thresholds() {
+        let judge = serde_json::json!({"judge": {
+            "gap": 10.0, "out_of_grammar_logit": -0.2, "intent_log_posterior": 0.5,
+            "bias": 3.0, "threshold": 0.7
+        }});
+        assert!(check_grammar_acceptance(&grammar_spec(judge)).is_ok());
+        let old = serde_json::json!({"gap_threshold": -0.2, "out_of_grammar_threshold": 0.3});
+        assert!(check_grammar_acceptance(&grammar_spec(old)).is_ok());
+        let e = check_grammar_acceptance(&grammar_spec(serde_json::json!({"gap_threshold": -0.2})))
+            .unwrap_err();
+        assert!(
+            e.contains("judge") && e.contains("out_of_grammar_threshold"),
+            "{e}"
+        );
+        let bad = serde_json::json!({"judge": {
+            "gap": 10.0, "out_of_grammar_logit": -0.2, "intent_log_posterior": 0.5,
+            "bias": 3.0, "threshold": 1.5
+        }});
+        let e = check_grammar_acceptance(&grammar_spec(bad)).unwrap_err();
+        assert!(e.contains("threshold") && e.contains("1.5"), "{e}");
+    }
+
+    #[test]
+    fn the_judge_scores_fit_agreement_and_out_of_grammar_as_documented() {
+        let j = GrammarJudge {
+            gap: 10.0,
+            out_of_grammar_logit: -0.5,
+            intent_log_posterior: 0.5,
+            bias: 2.0,
+            threshold: 0.5,
+        };
+        // z = 2 + 10·(-0.1) - 0.5·logit(0.2) + 0.5·ln(0.6)
+        let z: f32 = 2.0 - 1.0 - 0.5 * (0.2f32 / 0.8).ln() + 0.5 * 0.6f32.ln();
+        let want = 1.0 / (1.0 + (-z).exp());
+        assert!((j.score(-0.1, 0.2, 0.6) - want).abs() < 1e-6);
+        assert!(j.score(-0.05, 0.1, 0.9) > j.score(-0.3, 0.1, 0.9));
+        assert!(j.score(-0.1, 0.1, 0.9) > j.score(-0.1, 0.9, 0.9));
+        assert!(j.score(-0.1, 0.1, 0.9) > j.score(-0.1, 0.1, 0.01));
+        // Posteriors of exactly 0 or 1 are clamped, not infinite.
+        assert!(j.score(-0.1, 1.0, 0.0).is_finite() && j.score(-0.1, 0.0, 1.0).is_finite());
+        assert!(j.accepts(-0.05, 0.1, 0.9) && !j.accepts(-1.0, 0.9, 0.01));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod verify;
 
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};
 pub use metadata::{
-    DType, Dim, FeatureName, GrammarSpec, IntentSpec, IoSpec, KeywordSpec, ModelKind,
+    DType, Dim, FeatureName, GrammarJudge, GrammarSpec, IntentSpec, IoSpec, KeywordSpec, ModelKind,
     ModelMetadata, SCHEMA, SlotSpec, StateSpec, TensorSpec, VadSpec, VerifySpec, VerifyWord,
 };
 

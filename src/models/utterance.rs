@@ -12,7 +12,8 @@ use super::grammar::{Decoded, GrammarDecoder};
 use super::graph::read_f32;
 use super::set::Normaliser;
 use super::{
-    GrammarSpec, Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax, tensor_f32,
+    GrammarJudge, GrammarSpec, Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax,
+    tensor_f32,
 };
 
 /// An audio model with the front-end normalisation it was trained with.
@@ -136,12 +137,21 @@ impl PhonemeModel {
     }
 }
 
+/// How a grammar decode is judged a command.
+#[derive(Debug, Clone, Copy)]
+enum Acceptance {
+    /// The logistic judge; the confidence is its score.
+    Judge(GrammarJudge),
+    /// Models built before the judge: the path's gap and the out-of-grammar posterior each
+    /// within a threshold; the confidence is `exp(gap)`.
+    Thresholds { gap: f32, out_of_grammar: f32 },
+}
+
 /// Grammar decoding attached to an intent model.
 struct Grammar {
     phonemes: PhonemeModel,
     decoder: GrammarDecoder,
-    gap_threshold: f32,
-    out_of_grammar_threshold: f32,
+    acceptance: Acceptance,
 }
 
 impl Grammar {
@@ -155,11 +165,27 @@ impl Grammar {
                     message: format!("grammar: {e}"),
                 }
             })?;
+        let acceptance = match (
+            spec.judge,
+            spec.gap_threshold,
+            spec.out_of_grammar_threshold,
+        ) {
+            (Some(judge), _, _) => Acceptance::Judge(judge),
+            (None, Some(gap), Some(out_of_grammar)) => Acceptance::Thresholds {
+                gap,
+                out_of_grammar,
+            },
+            _ => {
+                return Err(ModelError::Metadata {
+                    path: json.to_path_buf(),
+                    message: "grammar: no judge and no thresholds".into(),
+                });
+            }
+        };
         Ok(Self {
             phonemes,
             decoder,
-            gap_threshold: spec.gap_threshold,
-            out_of_grammar_threshold: spec.out_of_grammar_threshold,
+            acceptance,
         })
     }
 }
@@ -228,20 +254,13 @@ impl IntentModel {
     pub fn understand(&self, frames: &[f32]) -> Result<IntentResult, ModelError> {
         let outputs = self.inner.run(frames)?;
         if let Some(grammar) = &self.grammar {
-            let p_oog = self
-                .inner
-                .meta
-                .labels
-                .iter()
-                .position(|l| *l == self.spec.out_of_grammar)
-                .and_then(|i| outputs.first().and_then(|o| o.get(i)).copied())
-                .ok_or_else(|| ModelError::Run {
-                    name: self.inner.meta.name.clone(),
-                    message: "no out-of-grammar posterior".into(),
-                })?;
+            let intent_scores = outputs.first().ok_or_else(|| ModelError::Run {
+                name: self.inner.meta.name.clone(),
+                message: "no intent posteriors".into(),
+            })?;
             let logp = grammar.phonemes.log_probs(frames)?;
             let decoded = grammar.decoder.decode(&logp);
-            return Ok(self.grammar_result(&decoded, p_oog, grammar));
+            return self.grammar_result(&decoded, intent_scores, grammar);
         }
         let names: Vec<&str> = self
             .inner
@@ -296,22 +315,49 @@ impl IntentModel {
 }
 
 impl IntentModel {
-    /// The result of a grammar decode: accepted when the best path fits (`gap_threshold`) and
-    /// the intent graph does not call it out of grammar (`out_of_grammar_threshold`). The
-    /// confidence is `exp(gap)`, the per-frame likelihood ratio of the grammar path to the free
-    /// one (1: the command fits perfectly).
-    fn grammar_result(&self, d: &Decoded, p_oog: f32, g: &Grammar) -> IntentResult {
+    /// The intent graph's posterior of `label`.
+    fn posterior(&self, intent_scores: &[f32], label: &str) -> Result<f32, ModelError> {
+        self.inner
+            .meta
+            .labels
+            .iter()
+            .position(|l| l == label)
+            .and_then(|i| intent_scores.get(i).copied())
+            .ok_or_else(|| ModelError::Run {
+                name: self.inner.meta.name.clone(),
+                message: format!("no posterior of {label:?}"),
+            })
+    }
+
+    /// The result of a grammar decode, accepted by the grammar's judge (or thresholds). With a
+    /// judge the confidence is its score; with thresholds it is `exp(gap)`, the per-frame
+    /// likelihood ratio of the grammar path to the free one (1: the command fits perfectly).
+    fn grammar_result(
+        &self,
+        d: &Decoded,
+        intent_scores: &[f32],
+        g: &Grammar,
+    ) -> Result<IntentResult, ModelError> {
         let Some(intent) = d.intent.clone() else {
-            return IntentResult {
+            return Ok(IntentResult {
                 intent: self.spec.out_of_grammar.clone(),
                 confidence: 0.0,
                 understood: false,
                 slots: BTreeMap::new(),
-            };
+            });
         };
         let gap = d.gap() as f32;
-        let confidence = gap.exp();
-        let understood = gap >= g.gap_threshold && p_oog <= g.out_of_grammar_threshold;
+        let p_oog = self.posterior(intent_scores, &self.spec.out_of_grammar)?;
+        let (confidence, understood) = match g.acceptance {
+            Acceptance::Judge(judge) => {
+                let score = judge.score(gap, p_oog, self.posterior(intent_scores, &intent)?);
+                (score, score >= judge.threshold)
+            }
+            Acceptance::Thresholds {
+                gap: least_gap,
+                out_of_grammar,
+            } => (gap.exp(), gap >= least_gap && p_oog <= out_of_grammar),
+        };
         let slots = d
             .slots
             .iter()
@@ -326,12 +372,12 @@ impl IntentModel {
                 )
             })
             .collect();
-        IntentResult {
+        Ok(IntentResult {
             intent,
             confidence,
             understood,
             slots,
-        }
+        })
     }
 }
 
