@@ -441,3 +441,80 @@ fn a_truncated_file_keeps_the_events_heard_before_the_damage() {
             .count()
     );
 }
+
+/// The intent event of the shipped intent model (grammar decoding) on the sample, with its
+/// metadata edited by `edit`.
+fn shipped_intent_event(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+    let tmp = common::edited_shipped_model(
+        "intent.json",
+        &["intent.onnx", "phonemes.onnx", "phonemes.json"],
+        edit,
+    );
+    let out = hark()
+        .args(["listen", "--json", "--mode", "command", "--model-dir"])
+        .arg(tmp.path())
+        .arg(speech())
+        .output()
+        .unwrap();
+    let events = json_lines(&out);
+    events
+        .into_iter()
+        .find(|e| e["type"] == "intent")
+        .expect("an intent event")
+}
+
+/// A grammar decode is judged by the model's judge (its score is the confidence), and a model
+/// built before the judge, with the two thresholds instead, still loads and is judged by them
+/// (its confidence is exp(gap)); with neither, the model is refused.
+#[test]
+fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
+    let judged = |threshold: f64| {
+        shipped_intent_event(|m| m["intent"]["grammar"]["judge"]["threshold"] = threshold.into())
+    };
+    let lenient = judged(1e-6);
+    let strict = judged(1.0);
+    assert_eq!(lenient["intent"], strict["intent"]);
+    assert_eq!(lenient["understood"], true, "{lenient}");
+    assert_eq!(strict["understood"], false, "{strict}");
+    let score = lenient["confidence"].as_f64().unwrap();
+    assert!(score > 0.0 && score < 1.0, "{lenient}");
+
+    let thresholds = |gap: f64| {
+        shipped_intent_event(|m| {
+            let g = m["intent"]["grammar"].as_object_mut().unwrap();
+            g.remove("judge");
+            g.insert("gap_threshold".into(), gap.into());
+            g.insert("out_of_grammar_threshold".into(), 1.0.into());
+        })
+    };
+    let fits = thresholds(-5.0);
+    assert_eq!(fits["intent"], lenient["intent"]);
+    assert_eq!(fits["understood"], true, "{fits}");
+    let ratio = fits["confidence"].as_f64().unwrap();
+    assert!(ratio > (-5.0f64).exp() && ratio <= 1.0, "{fits}");
+    let strict_gap = ratio.ln() + 1e-3;
+    assert_eq!(thresholds(strict_gap.min(0.0))["understood"], false);
+
+    let tmp = common::edited_shipped_model(
+        "intent.json",
+        &["intent.onnx", "phonemes.onnx", "phonemes.json"],
+        |m| {
+            m["intent"]["grammar"]
+                .as_object_mut()
+                .unwrap()
+                .remove("judge");
+        },
+    );
+    let out = hark()
+        .args(["listen", "--json", "--mode", "command", "--model-dir"])
+        .arg(tmp.path())
+        .arg(speech())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("intent.json") && stderr.contains("judge"),
+        "{stderr}"
+    );
+}

@@ -221,7 +221,8 @@ pub fn replay_shipped_model(name: &str) -> Result<usize, String> {
 
 /// The shipped intent model's grammar (`models/intent.json`) decodes the phoneme
 /// log-probabilities of `models/intent.grammar-golden.json` as the Python decoder did: same
-/// intent and slots, same path scores within a relative 1e-9; returns the number of cases.
+/// intent and slots, same path scores within a relative 1e-9, and the grammar's judge gives the
+/// same score within 1e-5 and the same verdict; returns the number of cases.
 pub fn replay_shipped_grammar() -> Result<usize, String> {
     let json = shipped_models().join("intent.json");
     let meta = ModelMetadata::load(&json).map_err(err)?;
@@ -267,6 +268,29 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
             let want = want.ok_or(format!("{what}: no {name}"))?;
             if (have - want).abs() > 1e-9 * want.abs().max(1.0) {
                 return Err(format!("{what}: {name} {have} vs Python {want}"));
+            }
+        }
+        if d.intent.is_some() {
+            let judge = spec
+                .judge
+                .ok_or("models/intent.json has no grammar judge")?;
+            let number = |key: &str| {
+                case[key]
+                    .as_f64()
+                    .map(|x| x as f32)
+                    .ok_or(format!("{what}: no {key}"))
+            };
+            let have = judge.score(
+                d.gap() as f32,
+                number("p_out_of_grammar")?,
+                number("p_intent")?,
+            );
+            let want = number("judge_score")?;
+            if (have - want).abs() > 1e-5 {
+                return Err(format!("{what}: judge score {have} vs Python {want}"));
+            }
+            if case["understood"].as_bool() != Some(have >= judge.threshold) {
+                return Err(format!("{what}: understood differs from Python ({have})"));
             }
         }
     }

@@ -307,9 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("--name", default="intent", help="model file stem (default: intent)")
     gr.add_argument("--seed", type=int, default=0, help="the intent model's seed")
     gr.add_argument("--per-intent", type=int, default=300, help="as the intent model was trained")
-    gr.add_argument("--keep-gap", type=float, default=0.9, help="validation commands the fit keeps")
     gr.add_argument(
-        "--keep-oog", type=float, default=0.8, help="validation commands the intent graph keeps"
+        "--keep",
+        type=float,
+        default=0.85,
+        help="share of the validation commands decoded right that the judge accepts",
     )
     gr.add_argument(
         "--force",

@@ -738,6 +738,15 @@ def fit(
     return model.eval(), history
 
 
+def split_real_speech(cfg: IntentConfig, train_speech: list) -> tuple[list, list]:
+    """(the real non-command clips the network trains on, the rest): ``cfg.real_speech`` clips
+    drawn with the seed. The rest are speakers' other clips, never trained on."""
+    order = np.random.default_rng(cfg.seed).permutation(len(train_speech))
+    picked = [train_speech[int(i)] for i in order[: cfg.real_speech]]
+    rest = [train_speech[int(i)] for i in sorted(order[cfg.real_speech :])]
+    return picked, rest
+
+
 def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train_speech):
     """Augmented training examples (features, intent, slot targets) and validation features."""
     tasks = [
@@ -746,8 +755,7 @@ def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train
     ]
     # Real non-command speech (other speakers than the evaluation ones) and noise alone.
     oog_i, oog_s = len(spec["labels"]) - 1, [0] * len(spec["slots"])
-    rng_r = np.random.default_rng(cfg.seed)
-    picked = [train_speech[int(i)] for i in rng_r.permutation(len(train_speech))[: cfg.real_speech]]
+    picked, _ = split_real_speech(cfg, train_speech)
     extra = [(str(c.path), f"real:{c.path}", 1, cfg.seed) for c in picked]
     feats_nested = _map(_train_worker, tasks + extra, cfg, "examples")
     train_feats, t_int, t_slot = [], [], []
@@ -1076,6 +1084,37 @@ def _p(v) -> str:
     return "n/a" if v is None else f"{100 * float(v):.1f}%"
 
 
+def _judge_text(ev: dict, grammar: dict) -> str:
+    """How the card's grammar decodes are judged (a judge, or the two thresholds of models
+    built before the judge)."""
+    j = grammar.get("judge")
+    if j is None:
+        return (
+            "It is accepted as a command when its per-frame log-probability gap to the best"
+            f" unconstrained path is at least {grammar.get('gap_threshold')} **and** this graph's"
+            f" `_out_of_grammar_` posterior is at most {grammar.get('out_of_grammar_threshold')}."
+        )
+    fit = ev.get("judge_fit", {})
+
+    def term(w: float, what: str) -> str:
+        return f" {'−' if w < 0 else '+'} {abs(w)} × {what}"
+
+    return (
+        f"A judge decides whether it is a command: the score sigmoid({j['bias']}"
+        + term(j["gap"], "gap")
+        + term(j["out_of_grammar_logit"], "logit p(out of grammar)")
+        + term(j["intent_log_posterior"], "ln p(the path's intent)")
+        + f") must reach {j['threshold']}."
+        " The gap is the path's per-frame log-probability gap to the best unconstrained path; the"
+        " two posteriors are this graph's `intent` output (do the two models agree?). It was"
+        f" fitted on the {fit.get('validation_clips')} validation clips (a command decoded right"
+        " is positive; chatter and wrong decodes are negative) and on"
+        f" {fit.get('real_non_command_clips')} real non-command clips the network never trained on"
+        f" ({_p(fit.get('real_false_acceptance'))} of them accepted), and its threshold keeps"
+        f" {_p(ev.get('keep'))} of the validation commands decoded right."
+    )
+
+
 def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None) -> str:
     """The card's section on grammar decoding (``grammar_intent``)."""
     conds = ["clean"] + [f"snr_{s}db" for s in SNRS]
@@ -1092,7 +1131,7 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
     )
     ex = "\n".join(
         f"- `{e['text']}` ({e['voice']}) → {e['intent']} {e['slots']}"
-        f" ({'understood' if e['understood'] else 'rejected'}, gap {e['gap']})"
+        f" ({'understood' if e['understood'] else 'rejected'}, judge {e.get('score')})"
         for e in ev.get("examples", [])
     )
     val = ev.get("validation", {})
@@ -1124,14 +1163,10 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
 The phoneme recogniser `{grammar["phonemes"]}.onnx` (its own card: `{grammar["phonemes"]}.md`)
 reads the command; the context, compiled into a phoneme graph{size}, is searched for the best
 path (Viterbi, CTC topology). The path names the intent
-and every slot value. It is accepted as a command when its per-frame log-probability gap to the
-best unconstrained path is at least {grammar["gap_threshold"]} **and** this graph's
-`_out_of_grammar_` posterior is at most {grammar["out_of_grammar_threshold"]}. Each threshold
-keeps {_p(ev.get("keep_gap"))} / {_p(ev.get("keep_out_of_grammar"))} of the validation commands
-(trained voice families, clips never trained on); on them, command acceptance is
-{_p(val.get("command_acceptance"))} and {_p(val.get("false_acceptance"))} of the validation
-chatter is accepted. Added by `{command or "python -m hark_train grammar"}`; time to compile and
-measure: {ev.get("seconds")} s.
+and every slot value. {_judge_text(ev, grammar)} On the validation commands (trained voice
+families, clips never trained on), command acceptance is {_p(val.get("command_acceptance"))} and
+{_p(val.get("false_acceptance"))} of the validation chatter is accepted. Added by
+`{command or "python -m hark_train grammar"}`; time to compile and measure: {ev.get("seconds")} s.
 
 Held-out Pico voices (the same clips as below):
 

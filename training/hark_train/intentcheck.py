@@ -29,30 +29,39 @@ from .synth import cache_path
 
 
 class _Grammar:
-    """The reference of grammar decoding: the phoneme graph in onnxruntime and the Python
-    decoder."""
+    """The reference of grammar decoding: the phoneme graph in onnxruntime, the Python decoder
+    and judge (or the two thresholds of a model built before the judge)."""
 
     def __init__(self, model_dir: Path, grammar: dict) -> None:
         import onnxruntime as ort
 
         from .grammar_graph import Decoder, PhonemeGraph
+        from .grammar_intent import Judge
 
         stem = grammar["phonemes"]
         self.meta = json.loads((model_dir / f"{stem}.json").read_text())
         self.sess = ort.InferenceSession(str(model_dir / f"{stem}.onnx"))
         self.decoder = Decoder(PhonemeGraph.from_meta(grammar["graph"]))
-        self.gap_threshold = grammar["gap_threshold"]
-        self.oog_threshold = grammar["out_of_grammar_threshold"]
+        self.judge = Judge.from_meta(grammar["judge"]) if "judge" in grammar else None
+        self.thresholds = (grammar.get("gap_threshold"), grammar.get("out_of_grammar_threshold"))
 
-    def answer(self, wav: np.ndarray, p_oog: float) -> dict:
+    def answer(self, wav: np.ndarray, posteriors: np.ndarray, labels: list[str], oog: str) -> dict:
         params = FrontEndParams.from_dict(self.meta["frontend"])
         feats = model_features(log_mel(wav, params), params).astype(np.float32)
         d = self.decoder.decode(self.sess.run(None, {"x": feats[None]})[0][0])
+        p_oog = float(posteriors[labels.index(oog)])
+        if d.intent is None:
+            understood = False
+        elif self.judge is not None:
+            p_intent = float(posteriors[labels.index(d.intent)])
+            understood = self.judge.accept(
+                {"intent": d.intent, "gap": d.gap, "p_oog": p_oog, "p_intent": p_intent}
+            )
+        else:
+            understood = d.gap >= self.thresholds[0] and p_oog <= self.thresholds[1]
         return {
             "intent": d.intent or OUT_OF_GRAMMAR,
-            "understood": d.intent is not None
-            and d.gap >= self.gap_threshold
-            and p_oog <= self.oog_threshold,
+            "understood": understood,
             "slots": {n: v for n, (v, _) in d.slots.items()},
         }
 
@@ -64,8 +73,7 @@ def _reference(sess, wav: np.ndarray, meta: dict, spec: dict, grammar=None) -> d
     feats = model_features(log_mel(wav, params), params).astype(np.float32)
     post = sess.run(None, {sess.get_inputs()[0].name: feats[None]})
     if grammar is not None:
-        p_oog = float(post[0][0][meta["labels"].index(meta["intent"]["out_of_grammar"])])
-        return grammar.answer(wav, p_oog)
+        return grammar.answer(wav, post[0][0], meta["labels"], meta["intent"]["out_of_grammar"])
     return decode(list(post), spec, meta["intent"]["threshold"])[0]
 
 

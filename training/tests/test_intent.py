@@ -265,7 +265,10 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert "command_acceptance" in meta["evaluation"]["grammar"]["network_validation"]
     g = meta["intent"]["grammar"]
     assert g["phonemes"] == "phonemes" and g["graph"]["junctions"] > 2
-    assert g["gap_threshold"] <= 0.0 and 0.0 < g["out_of_grammar_threshold"] <= 1.0
+    j = g["judge"]
+    assert "gap_threshold" not in g and 0.0 < j["threshold"] <= 1.0
+    assert set(j) == {"gap", "out_of_grammar_logit", "intent_log_posterior", "bias", "threshold"}
+    assert meta["evaluation"]["grammar"]["keep"] == 0.85
     assert 0.0 <= meta["evaluation"]["grammar"]["clean"]["command_acceptance"] <= 1.0
     golden = json.loads((cfg.out / "intent.grammar-golden.json").read_text())
     assert golden["cases"] and all(len(c["logp"]["shape"]) == 2 for c in golden["cases"])
@@ -400,8 +403,12 @@ def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
 
     ev = {
         "used": False,
-        "keep_gap": 0.9,
-        "keep_out_of_grammar": 0.8,
+        "keep": 0.85,
+        "judge_fit": {
+            "validation_clips": 40,
+            "real_non_command_clips": 30,
+            "real_false_acceptance": 0.0,
+        },
         "validation": {"command_acceptance": 0.6, "false_acceptance": 0.0},
         "network_validation": {"command_acceptance": 0.75},
         "clean": {
@@ -411,10 +418,23 @@ def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
             "false_acceptance": 0.02,
         },
     }
-    thresholds = {"gap_threshold": -0.2, "out_of_grammar_threshold": 0.3}
+    thresholds = {
+        "judge": {
+            "gap": 10.0,
+            "out_of_grammar_logit": -0.2,
+            "intent_log_posterior": 0.5,
+            "bias": 3.0,
+            "threshold": 0.68,
+        }
+    }
     text = grammar_card(ev, {"phonemes": "phonemes", **thresholds}, "intent")
     assert "measured, not used" in text and "60.0%" in text and "75.0%" in text
     assert "golden" not in text.lower()
+    assert "must reach 0.68" in text and "keeps 85.0%" in text and "30 real" in text
+    old = grammar_card(
+        ev, {"phonemes": "p", "gap_threshold": -0.2, "out_of_grammar_threshold": 0.3}, "x"
+    )
+    assert "at least -0.2" in old and "at most 0.3" in old
     graph = {"junctions": 3, "chains": [], "epsilons": []}
     used = grammar_card({**ev, "used": True}, {"phonemes": "p", "graph": graph, **thresholds}, "x")
     assert "what the runtime uses" in used and "x.grammar-golden.json" in used

@@ -1,0 +1,107 @@
+"""The grammar decoder's judge (``hark_train.grammar_intent``): its measurements, the logistic
+fit and the threshold that keeps a share of the validation commands decoded right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from hark_train.grammar_intent import Judge, fit_judge, fit_logistic, judge_features
+
+
+@dataclass
+class _Phrase:
+    intent: str
+    slots: dict
+
+    def slot_values(self) -> dict:
+        return self.slots
+
+
+@dataclass
+class _Clip:
+    kind: str
+    phrase: _Phrase | None
+
+
+def _decodes(rng, n, right: bool):
+    """``n`` decodes of commands; right ones fit the graph and agree with the intent graph."""
+    rows, clips = [], []
+    for _ in range(n):
+        phrase = _Phrase("HassTurnOn", {"area": "kitchen"})
+        slots = phrase.slots if right else {"area": "garage"}
+        rows.append(
+            {
+                "intent": "HassTurnOn",
+                "slots": slots,
+                "gap": float(rng.normal(-0.08 if right else -0.3, 0.05)),
+                "p_oog": float(rng.uniform(0.0, 0.2) if right else rng.uniform(0.2, 0.9)),
+                "p_intent": float(rng.uniform(0.5, 1.0) if right else rng.uniform(0.0, 0.5)),
+            }
+        )
+        clips.append(_Clip("command", phrase))
+    return rows, clips
+
+
+def _chatter(rng, n):
+    rows = [
+        {
+            "intent": "HassGetState",
+            "slots": {},
+            "gap": float(rng.normal(-0.5, 0.1)),
+            "p_oog": float(rng.uniform(0.5, 1.0)),
+            "p_intent": float(rng.uniform(0.0, 0.2)),
+        }
+        for _ in range(n)
+    ]
+    return rows, [_Clip("chatter", None)] * n
+
+
+def test_features_are_clamped_logits_and_logs() -> None:
+    f = judge_features(-0.1, 0.2, 0.5)
+    assert f[0] == pytest.approx(-0.1)
+    assert f[1] == pytest.approx(np.log(0.2 / 0.8))
+    assert f[2] == pytest.approx(np.log(0.5))
+    assert np.all(np.isfinite(judge_features(-0.1, 1.0, 0.0)))
+    assert np.all(np.isfinite(judge_features(-0.1, 0.0, 1.0)))
+
+
+def test_logistic_fit_matches_the_known_separating_direction() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] - 0.5 * x[:, 1] + 0.3 > rng.logistic(size=400) * 0.2).astype(float)
+    weights, bias = fit_logistic(x, y, np.ones(400), c=100.0)
+    direction = weights / np.linalg.norm(weights)
+    assert direction @ (np.array([1.0, -0.5]) / np.linalg.norm([1.0, -0.5])) > 0.98
+    assert bias > 0.0
+    # Weights shrink with a stronger penalty.
+    w_small, _ = fit_logistic(x, y, np.ones(400), c=0.01)
+    assert np.linalg.norm(w_small) < np.linalg.norm(weights)
+
+
+def test_judge_keeps_the_share_asked_for_and_refuses_chatter() -> None:
+    rng = np.random.default_rng(1)
+    right, rc = _decodes(rng, 80, True)
+    wrong, wc = _decodes(rng, 20, False)
+    chat, cc = _chatter(rng, 40)
+    real, _ = _chatter(rng, 200)
+    judge = fit_judge(right + wrong + chat, rc + wc + cc, real, keep=0.85)
+    assert judge.weights[0] > 0 and judge.weights[1] < 0 and judge.weights[2] > 0
+    kept = np.mean([judge.accept(r) for r in right])
+    assert 0.8 <= kept <= 0.9
+    assert np.mean([judge.accept(r) for r in chat + real]) < 0.02
+    assert not judge.accept({**right[0], "intent": None})
+    again = Judge.from_meta(judge.to_meta())
+    assert again.score(right[0]) == pytest.approx(judge.score(right[0]), abs=1e-4)
+
+
+def test_judge_needs_a_right_decode_and_a_sensible_share() -> None:
+    rng = np.random.default_rng(2)
+    wrong, wc = _decodes(rng, 10, False)
+    with pytest.raises(ValueError, match="decoded right"):
+        fit_judge(wrong, wc, [], keep=0.85)
+    right, rc = _decodes(rng, 10, True)
+    with pytest.raises(ValueError, match="keep"):
+        fit_judge(right, rc, [], keep=1.5)
