@@ -132,7 +132,8 @@ def fit_judge(valid_rows: list[dict], valid_clips, real_rows: list[dict], keep: 
     judge = Judge(weights, bias, 0.0)
     kept = [judge.score(r) for r, p in valid if p]
     judge.threshold = float(min(1.0, max(1e-6, np.quantile(kept, 1.0 - keep))))
-    return judge
+    # As the metadata stores it, so that the figures are those of the judge the runtime reads.
+    return Judge.from_meta(judge.to_meta())
 
 
 def _right(r: dict, c) -> bool:
