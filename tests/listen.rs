@@ -442,22 +442,25 @@ fn a_truncated_file_keeps_the_events_heard_before_the_damage() {
     );
 }
 
-/// The intent event of the shipped intent model (grammar decoding) on the sample, with its
-/// metadata edited by `edit`.
-fn shipped_intent_event(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+/// `hark listen --mode command` on the sample with the shipped intent model (grammar decoding),
+/// its metadata edited by `edit`.
+fn listen_with_shipped_intent(edit: impl FnOnce(&mut serde_json::Value)) -> Output {
     let tmp = common::edited_shipped_model(
         "intent.json",
         &["intent.onnx", "phonemes.onnx", "phonemes.json"],
         edit,
     );
-    let out = hark()
+    hark()
         .args(["listen", "--json", "--mode", "command", "--model-dir"])
         .arg(tmp.path())
         .arg(speech())
         .output()
-        .unwrap();
-    let events = json_lines(&out);
-    events
+        .unwrap()
+}
+
+/// The intent event of `listen_with_shipped_intent`.
+fn shipped_intent_event(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+    json_lines(&listen_with_shipped_intent(edit))
         .into_iter()
         .find(|e| e["type"] == "intent")
         .expect("an intent event")
@@ -495,22 +498,12 @@ fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
     let strict_gap = ratio.ln() + 1e-3;
     assert_eq!(thresholds(strict_gap.min(0.0))["understood"], false);
 
-    let tmp = common::edited_shipped_model(
-        "intent.json",
-        &["intent.onnx", "phonemes.onnx", "phonemes.json"],
-        |m| {
-            m["intent"]["grammar"]
-                .as_object_mut()
-                .unwrap()
-                .remove("judge");
-        },
-    );
-    let out = hark()
-        .args(["listen", "--json", "--mode", "command", "--model-dir"])
-        .arg(tmp.path())
-        .arg(speech())
-        .output()
-        .unwrap();
+    let out = listen_with_shipped_intent(|m| {
+        m["intent"]["grammar"]
+            .as_object_mut()
+            .unwrap()
+            .remove("judge");
+    });
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
