@@ -1192,6 +1192,14 @@ Examples (held-out voices, clean):
 """
 
 
+def measured_grammar(gev: dict) -> dict:
+    """The grammar settings a measured but unused grammar decoding had (its judge, or the two
+    thresholds of a model measured before the judge), for the card."""
+    if "judge" in gev:
+        return {"phonemes": "phonemes", "judge": gev["judge"]}
+    return {"phonemes": "phonemes", **gev.get("thresholds", {})}
+
+
 def write_card(out: Path, name: str, ctx: Context, meta: dict) -> None:
     ev, tr = meta["evaluation"], meta["training"]
     labels = meta["labels"]
@@ -1240,13 +1248,11 @@ def write_card(out: Path, name: str, ctx: Context, meta: dict) -> None:
         understood = (
             "**The runtime decodes this model's context as a phoneme graph** (see \"Grammar"
             " decoding\"\nbelow): intent and slots come from the grammar, and this graph's"
-            " `_out_of_grammar_` posterior is\none of the two judges of `understood`."
+            " posteriors feed\nthe judge of `understood`."
         )
         grammar_section = grammar_card(gev, grammar, name, tr.get("grammar_command"))
     elif gev:
-        grammar_section = grammar_card(
-            gev, {"phonemes": "phonemes", **gev["thresholds"]}, name, tr.get("grammar_command")
-        )
+        grammar_section = grammar_card(gev, measured_grammar(gev), name, tr.get("grammar_command"))
     arch = tr.get("architecture", {})
     summ = tr.get("summary", {})
     card = f"""# Model card: hark speech-to-intent (`{name}.onnx`)

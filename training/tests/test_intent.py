@@ -435,6 +435,13 @@ def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
         ev, {"phonemes": "p", "gap_threshold": -0.2, "out_of_grammar_threshold": 0.3}, "x"
     )
     assert "at least -0.2" in old and "at most 0.3" in old
+    from hark_train.intent import measured_grammar
+
+    unused = measured_grammar({**ev, "judge": thresholds["judge"]})
+    assert unused == {"phonemes": "phonemes", **thresholds}
+    assert "must reach 0.68" in grammar_card(ev, unused, "intent")
+    older = measured_grammar({**ev, "thresholds": {"gap_threshold": -0.2}})
+    assert older == {"phonemes": "phonemes", "gap_threshold": -0.2}
     graph = {"junctions": 3, "chains": [], "epsilons": []}
     used = grammar_card({**ev, "used": True}, {"phonemes": "p", "graph": graph, **thresholds}, "x")
     assert "what the runtime uses" in used and "x.grammar-golden.json" in used
