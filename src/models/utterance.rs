@@ -191,7 +191,7 @@ impl Grammar {
 }
 
 /// A speech-to-intent model: the intent graph alone, or (when its metadata has a `grammar`)
-/// grammar decoding with the intent graph's out-of-grammar posterior as a second judge.
+/// grammar decoding, judged with the intent graph's posteriors.
 pub struct IntentModel {
     inner: UtteranceGraph,
     spec: IntentSpec,
