@@ -233,42 +233,6 @@ fn check_verify(
     Ok(())
 }
 
-/// The checks of how `intent.grammar` accepts a decode: a judge with finite weights and a
-/// threshold in (0, 1], or (without a judge) both thresholds.
-fn check_grammar_acceptance(g: &GrammarSpec) -> Result<(), String> {
-    if let Some(j) = &g.judge {
-        let weights = [
-            j.gap,
-            j.out_of_grammar_logit,
-            j.intent_log_posterior,
-            j.bias,
-        ];
-        if !weights.iter().all(|w| w.is_finite()) {
-            return Err("grammar judge weights and bias must be finite numbers".into());
-        }
-        if !(j.threshold.is_finite() && j.threshold > 0.0 && j.threshold <= 1.0) {
-            return Err(format!(
-                "grammar judge threshold must be in (0, 1], got {}",
-                j.threshold
-            ));
-        }
-        return Ok(());
-    }
-    let (Some(gap), Some(oog)) = (g.gap_threshold, g.out_of_grammar_threshold) else {
-        return Err(
-            "grammar needs a `judge`, or both `gap_threshold` and `out_of_grammar_threshold`"
-                .into(),
-        );
-    };
-    if !(gap.is_finite() && gap <= 0.0) {
-        return Err("grammar gap_threshold must be a number ≤ 0".into());
-    }
-    if !(oog.is_finite() && oog > 0.0 && oog <= 1.0) {
-        return Err("grammar out_of_grammar_threshold must be in (0, 1]".into());
-    }
-    Ok(())
-}
-
 /// A slot head of an intent model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -348,6 +312,58 @@ pub struct GrammarJudge {
     pub threshold: f32,
 }
 
+/// How a grammar decode is judged a command, as `intent.grammar` states it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GrammarAcceptance {
+    /// The logistic judge; a decode's confidence is its score.
+    Judge(GrammarJudge),
+    /// Models built before the judge: the path's per-frame gap at least `gap` and the
+    /// out-of-grammar posterior at most `out_of_grammar`; the confidence is `exp(gap)`.
+    Thresholds { gap: f32, out_of_grammar: f32 },
+}
+
+impl GrammarSpec {
+    /// The acceptance rule: a judge with finite weights and a threshold in (0, 1], or (without
+    /// a judge) both thresholds, the gap at most 0 and the posterior in (0, 1].
+    pub fn acceptance(&self) -> Result<GrammarAcceptance, String> {
+        if let Some(j) = self.judge {
+            let weights = [
+                j.gap,
+                j.out_of_grammar_logit,
+                j.intent_log_posterior,
+                j.bias,
+            ];
+            if !weights.iter().all(|w| w.is_finite()) {
+                return Err("grammar judge weights and bias must be finite numbers".into());
+            }
+            if !(j.threshold.is_finite() && j.threshold > 0.0 && j.threshold <= 1.0) {
+                return Err(format!(
+                    "grammar judge threshold must be in (0, 1], got {}",
+                    j.threshold
+                ));
+            }
+            return Ok(GrammarAcceptance::Judge(j));
+        }
+        let (Some(gap), Some(out_of_grammar)) = (self.gap_threshold, self.out_of_grammar_threshold)
+        else {
+            return Err(
+                "grammar needs a `judge`, or both `gap_threshold` and `out_of_grammar_threshold`"
+                    .into(),
+            );
+        };
+        if !(gap.is_finite() && gap <= 0.0) {
+            return Err("grammar gap_threshold must be a number ≤ 0".into());
+        }
+        if !(out_of_grammar.is_finite() && out_of_grammar > 0.0 && out_of_grammar <= 1.0) {
+            return Err("grammar out_of_grammar_threshold must be in (0, 1]".into());
+        }
+        Ok(GrammarAcceptance::Thresholds {
+            gap,
+            out_of_grammar,
+        })
+    }
+}
+
 impl GrammarJudge {
     /// The out-of-grammar posterior is clamped to `[EPS, 1 - EPS]`, the intent posterior to at
     /// least `EPS`, before their logarithms.
@@ -362,11 +378,6 @@ impl GrammarJudge {
             + self.out_of_grammar_logit * (q.ln() - (1.0 - q).ln())
             + self.intent_log_posterior * p_intent.max(Self::EPS).ln();
         1.0 / (1.0 + (-z).exp())
-    }
-
-    /// Whether the score reaches the threshold.
-    pub fn accepts(&self, gap: f32, p_oog: f32, p_intent: f32) -> bool {
-        self.score(gap, p_oog, p_intent) >= self.threshold
     }
 }
 
@@ -640,7 +651,7 @@ impl ModelMetadata {
                     return Err("intent threshold must be in [0, 1]".into());
                 }
                 if let Some(g) = &spec.grammar {
-                    check_grammar_acceptance(g)?;
+                    g.acceptance()?;
                     if g.phonemes.is_empty() || g.phonemes.contains(['/', '\\']) {
                         return Err(
                             "grammar `phonemes` must be a file stem in the same folder".into()
@@ -753,10 +764,17 @@ mod tests {
             "gap": 10.0, "out_of_grammar_logit": -0.2, "intent_log_posterior": 0.5,
             "bias": 3.0, "threshold": 0.7
         }});
-        assert!(check_grammar_acceptance(&grammar_spec(judge)).is_ok());
+        assert!(matches!(
+            grammar_spec(judge).acceptance(),
+            Ok(GrammarAcceptance::Judge(_))
+        ));
         let old = serde_json::json!({"gap_threshold": -0.2, "out_of_grammar_threshold": 0.3});
-        assert!(check_grammar_acceptance(&grammar_spec(old)).is_ok());
-        let e = check_grammar_acceptance(&grammar_spec(serde_json::json!({"gap_threshold": -0.2})))
+        assert!(matches!(
+            grammar_spec(old).acceptance(),
+            Ok(GrammarAcceptance::Thresholds { .. })
+        ));
+        let e = grammar_spec(serde_json::json!({"gap_threshold": -0.2}))
+            .acceptance()
             .unwrap_err();
         assert!(
             e.contains("judge") && e.contains("out_of_grammar_threshold"),
@@ -766,7 +784,7 @@ mod tests {
             "gap": 10.0, "out_of_grammar_logit": -0.2, "intent_log_posterior": 0.5,
             "bias": 3.0, "threshold": 1.5
         }});
-        let e = check_grammar_acceptance(&grammar_spec(bad)).unwrap_err();
+        let e = grammar_spec(bad).acceptance().unwrap_err();
         assert!(e.contains("threshold") && e.contains("1.5"), "{e}");
     }
 
@@ -788,7 +806,7 @@ mod tests {
         assert!(j.score(-0.1, 0.1, 0.9) > j.score(-0.1, 0.1, 0.01));
         // Posteriors of exactly 0 or 1 are clamped, not infinite.
         assert!(j.score(-0.1, 1.0, 0.0).is_finite() && j.score(-0.1, 0.0, 1.0).is_finite());
-        assert!(j.accepts(-0.05, 0.1, 0.9) && !j.accepts(-1.0, 0.9, 0.01));
+        assert!(j.score(-0.05, 0.1, 0.9) >= j.threshold && j.score(-1.0, 0.9, 0.01) < j.threshold);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use super::grammar::{Decoded, GrammarDecoder};
 use super::graph::read_f32;
 use super::set::Normaliser;
 use super::{
-    GrammarJudge, GrammarSpec, Graph, IntentSpec, ModelError, ModelKind, ModelMetadata, argmax,
-    tensor_f32,
+    GrammarAcceptance, GrammarSpec, Graph, IntentSpec, ModelError, ModelKind, ModelMetadata,
+    argmax, tensor_f32,
 };
 
 /// An audio model with the front-end normalisation it was trained with.
@@ -137,21 +137,11 @@ impl PhonemeModel {
     }
 }
 
-/// How a grammar decode is judged a command.
-#[derive(Debug, Clone, Copy)]
-enum Acceptance {
-    /// The logistic judge; the confidence is its score.
-    Judge(GrammarJudge),
-    /// Models built before the judge: the path's gap and the out-of-grammar posterior each
-    /// within a threshold; the confidence is `exp(gap)`.
-    Thresholds { gap: f32, out_of_grammar: f32 },
-}
-
 /// Grammar decoding attached to an intent model.
 struct Grammar {
     phonemes: PhonemeModel,
     decoder: GrammarDecoder,
-    acceptance: Acceptance,
+    acceptance: GrammarAcceptance,
 }
 
 impl Grammar {
@@ -165,23 +155,10 @@ impl Grammar {
                     message: format!("grammar: {e}"),
                 }
             })?;
-        let acceptance = match (
-            spec.judge,
-            spec.gap_threshold,
-            spec.out_of_grammar_threshold,
-        ) {
-            (Some(judge), _, _) => Acceptance::Judge(judge),
-            (None, Some(gap), Some(out_of_grammar)) => Acceptance::Thresholds {
-                gap,
-                out_of_grammar,
-            },
-            _ => {
-                return Err(ModelError::Metadata {
-                    path: json.to_path_buf(),
-                    message: "grammar: no judge and no thresholds".into(),
-                });
-            }
-        };
+        let acceptance = spec.acceptance().map_err(|message| ModelError::Metadata {
+            path: json.to_path_buf(),
+            message,
+        })?;
         Ok(Self {
             phonemes,
             decoder,
@@ -349,11 +326,11 @@ impl IntentModel {
         let gap = d.gap() as f32;
         let p_oog = self.posterior(intent_scores, &self.spec.out_of_grammar)?;
         let (confidence, understood) = match g.acceptance {
-            Acceptance::Judge(judge) => {
+            GrammarAcceptance::Judge(judge) => {
                 let score = judge.score(gap, p_oog, self.posterior(intent_scores, &intent)?);
                 (score, score >= judge.threshold)
             }
-            Acceptance::Thresholds {
+            GrammarAcceptance::Thresholds {
                 gap: least_gap,
                 out_of_grammar,
             } => (gap.exp(), gap >= least_gap && p_oog <= out_of_grammar),
