@@ -123,7 +123,7 @@ def fit_judge(valid_rows: list[dict], valid_clips, real_rows: list[dict], keep: 
     real = [r for r in real_rows if r["intent"] is not None]
     rows = [r for r, _ in valid] + real
     y = np.array([float(p) for _, p in valid] + [0.0] * len(real))
-    w = np.array([1.0] * len(valid) + [len(valid) / len(real)] * len(real))
+    w = np.array([1.0] * len(valid) + [len(valid) / max(len(real), 1)] * len(real))
     x = np.stack([judge_features(r["gap"], r["p_oog"], r["p_intent"]) for r in rows])
     if y.min() == y.max():  # no negative reached the end of the graph: the path's fit decides
         weights, bias = np.array([1.0, 0.0, 0.0]), 0.0
@@ -173,6 +173,7 @@ class Runner:
         d = self.decoder.decode(self.log_probs(feats))
         labels = self.meta["labels"]
         out = {
+            "decoded": d,
             "intent": d.intent,
             "slots": {n: v for n, (v, _) in d.slots.items()},
             "gap": d.gap if d.intent is not None else -np.inf,
@@ -354,8 +355,8 @@ def golden_cases(runner: Runner, judge: Judge, clips, feats) -> dict:
     for c in picks[:GOLDEN_CASES]:
         f = feats[clips.index(c)][0]
         lp = runner.log_probs(f)
-        d = runner.decoder.decode(lp)
         r = runner.run(f)
+        d = r["decoded"]
         cases.append(
             {
                 "text": c.text,

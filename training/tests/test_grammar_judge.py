@@ -105,3 +105,13 @@ def test_judge_needs_a_right_decode_and_a_sensible_share() -> None:
     right, rc = _decodes(rng, 10, True)
     with pytest.raises(ValueError, match="keep"):
         fit_judge(right, rc, [], keep=1.5)
+
+
+def test_judge_without_real_speech_fits_on_validation_alone() -> None:
+    """No real data (``--data`` not given): chatter and wrong decodes are the only negatives."""
+    rng = np.random.default_rng(3)
+    right, rc = _decodes(rng, 60, True)
+    chat, cc = _chatter(rng, 30)
+    judge = fit_judge(right + chat, rc + cc, [], keep=0.85)
+    assert 0.75 <= np.mean([judge.accept(r) for r in right]) <= 0.95
+    assert not any(judge.accept(r) for r in chat)
