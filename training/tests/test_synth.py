@@ -227,7 +227,7 @@ def test_catalogue_with_no_engine_installed(monkeypatch, tmp_path):
     V._espeak_tables.cache_clear()
     try:
         cat = V.catalogue()
-        assert {v.family for v in cat} == set(V.FAMILIES)
+        assert {v.family for v in cat} == set(V.DEFAULT_FAMILIES)
         assert not any(v.available for v in cat)
         assert all(v.note for v in cat)
         assert V.available_voices() == []
@@ -254,6 +254,8 @@ OPTIONAL = [
     ("festival", "kal_diphone", "festival"),
     ("festival", "cmu_us_slt_arctic_hts", "festival"),
     ("piper", "en_US-joe-medium", "piper"),
+    ("kokoro", "jm_kumo", "kokoro"),
+    ("kokoro", "jf_alpha+jf_nezumi", "kokoro"),
 ]
 
 

@@ -1,0 +1,64 @@
+"""The Kokoro voice family: IPA rewriting, style blends, the catalogue, recogniser clips."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hark_train import kokoro_engine as K
+from hark_train import voices as V
+from hark_train.synth import engine_installed
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+needs_kokoro = pytest.mark.skipif(not engine_installed("kokoro"), reason="kokoro not installed")
+
+
+@needs_espeak
+def test_ipa_uses_kokoro_symbols():
+    ipa = K.english_ipa("check the day, jump right now")
+    for one in ("ʧ", "ʤ", "A", "ɹ", "W"):
+        assert one in ipa, (one, ipa)
+    for pair in ("tʃ", "dʒ", "eɪ", "aʊ"):
+        assert pair not in ipa, (pair, ipa)
+
+
+def test_catalogue_leaves_kokoro_out_unless_asked():
+    assert "kokoro" in V.FAMILIES and "kokoro" not in V.DEFAULT_FAMILIES
+    assert all(v.family != "kokoro" for v in V.catalogue())
+    names = [v.name for v in V.catalogue(["kokoro"])]
+    assert len(names) == len(V.KOKORO_STYLES) * (len(V.KOKORO_STYLES) + 1) // 2
+    assert "jf_alpha" in names and "jf_alpha+jm_kumo" in names
+
+
+@needs_kokoro
+def test_blended_style_is_the_mean_and_unknown_styles_are_refused():
+    a, b = K.style_table("jf_alpha"), K.style_table("jm_kumo")
+    np.testing.assert_allclose(K.style_table("jf_alpha+jm_kumo"), (a + b) / 2, atol=1e-6)
+    with pytest.raises(K.KokoroError):
+        K.style_table("jf_alpha+nobody")
+
+
+@needs_kokoro
+@needs_espeak
+def test_speed_changes_the_length():
+    slow = K.speak("turn on the light", "jm_kumo", 0.8)
+    fast = K.speak("turn on the light", "jm_kumo", 1.2)
+    assert slow.dtype == np.float32 and np.isfinite(slow).all()
+    assert len(slow) > 1.2 * len(fast)
+
+
+@needs_kokoro
+@needs_espeak
+def test_recogniser_clips_are_synthesised_once(tmp_path):
+    from hark_train.phoneme_model import PhonemeConfig, kokoro_items
+
+    cfg = PhonemeConfig(data=tmp_path, out=tmp_path, work=tmp_path / "ph", tiny=True, jobs=1)
+    cfg.progress = False
+    items = kokoro_items(cfg, ["stop", "lights off"])
+    assert 1 <= len(items) <= 4
+    assert all(split == "train" and text in ("stop", "lights off") for _, text, split in items)
+    assert all(Path(w).is_file() for w, _, _ in items)
+    assert kokoro_items(cfg, ["stop", "lights off"]) == items  # from the cache
+    cfg.kokoro_clips = 0
+    assert kokoro_items(cfg, ["stop"]) == []
