@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument(
         "--kokoro-clips",
         type=int,
-        default=1500,
+        default=800,
         help="extra training clips by the Kokoro voices (0: none; skipped when not installed)",
     )
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -44,8 +44,9 @@ class KokoroError(RuntimeError):
 
 def english_ipa(text: str) -> str:
     """espeak-ng's US English IPA of ``text``, in Kokoro's symbols."""
-    out = subprocess.run(
-        ["espeak-ng", "-q", "--ipa", "-v", "en-us", text],
+    out = subprocess.run(  # on stdin: a text may start with "-"
+        ["espeak-ng", "-q", "--ipa", "-v", "en-us", "--stdin"],
+        input=text,
         capture_output=True,
         text=True,
         timeout=30,

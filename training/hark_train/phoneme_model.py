@@ -128,7 +128,7 @@ class PhonemeConfig:
     voice_spread: bool = False
     #: Extra training clips spoken by the ``kokoro`` family (texts drawn from the training
     #: texts, voices and speeds drawn per clip); 0, or the family not installed, leaves it out.
-    kokoro_clips: int = 1500
+    kokoro_clips: int = 800
 
 
 def _default_context() -> Path:

@@ -21,6 +21,8 @@ def test_ipa_uses_kokoro_symbols():
         assert one in ipa, (one, ipa)
     for pair in ("tʃ", "dʒ", "eɪ", "aʊ"):
         assert pair not in ipa, (pair, ipa)
+    # A text starting with dashes is text, not an espeak-ng option.
+    assert K.english_ipa("-- but still") == K.english_ipa("but still") != ""
 
 
 def test_catalogue_leaves_kokoro_out_unless_asked():
