@@ -333,7 +333,7 @@ def pad_command(x: np.ndarray, rng, pre=(0.05, 0.4), post=(0.15, 0.6), tail=None
     return np.concatenate(parts)
 
 
-def _floor_noise(y: np.ndarray, rng, db: float) -> np.ndarray:
+def floor_noise(y: np.ndarray, rng, db: float) -> np.ndarray:
     """Microphone self-noise ``db`` below the peak, so that silence is never digital zero."""
     peak = float(np.max(np.abs(y))) or 1.0
     return (y + rng.standard_normal(len(y)) * peak * 10 ** (-db / 20)).astype(np.float32)
@@ -356,9 +356,9 @@ def command_copy(
     ``augment_args``) over a 70 dB floor. The intent and sentiment trainers share it."""
     y = pad_command(x, rng, tail=tail)
     if clean:
-        return gain(_floor_noise(y, rng, float(rng.uniform(45, 70))), float(rng.uniform(-25, -3)))
+        return gain(floor_noise(y, rng, float(rng.uniform(45, 70))), float(rng.uniform(-25, -3)))
     return augment(
-        _floor_noise(y, rng, 70.0),
+        floor_noise(y, rng, 70.0),
         rng,
         noises=noises,
         rirs=rirs,
@@ -393,7 +393,7 @@ def _eval_worker(args) -> list[np.ndarray]:
     fe, noises = _G["fe"], _G["eval_noises"]
     rng = _rng(seed, "eval", key)
     y = pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-    y = _floor_noise(y, rng, 60.0)
+    y = floor_noise(y, rng, 60.0)
     p = _speech_power(x)
     out = [fe(gain(y, -12.0)).astype(np.float16)]
     for snr in SNRS:
@@ -769,7 +769,7 @@ def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train
         noises = _G["noises"] or _G["eval_noises"]
         n = noises[int(rng.integers(len(noises)))]
         y = noise_segment(n, int(rng.uniform(1.0, 4.0) * SAMPLE_RATE), rng)
-        y = gain(_floor_noise(y, rng, 60.0), float(rng.uniform(-40, -6)))
+        y = gain(floor_noise(y, rng, 60.0), float(rng.uniform(-40, -6)))
         train_feats.append(_G["fe"](y).astype(np.float16))
         t_int.append(oog_i)
         t_slot.append(oog_s)
@@ -995,7 +995,7 @@ def real_command_features(cfg: IntentConfig, speech) -> list[np.ndarray]:
             continue
         rng = _rng(cfg.seed, "real", str(c.path))
         y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-        out.append(_G["fe"](gain(_floor_noise(y, rng, 60.0), -12.0)))
+        out.append(_G["fe"](gain(floor_noise(y, rng, 60.0), -12.0)))
     return out
 
 

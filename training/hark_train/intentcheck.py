@@ -24,7 +24,7 @@ import numpy as np
 from .audio import SAMPLE_RATE, read_audio, write_wav
 from .features import FrontEndParams, log_mel, model_features
 from .grammar import OUT_OF_GRAMMAR, load_context
-from .intent import IntentConfig, _floor_noise, decode, label_spec, plan_clips, score
+from .intent import IntentConfig, decode, floor_noise, label_spec, plan_clips, score
 from .synth import cache_path
 
 
@@ -94,7 +94,7 @@ def run_check(
         for k, c in enumerate(clips):
             x = read_audio(cache_path(work / "clips", c.item.key))
             pad = np.zeros(int(0.5 * SAMPLE_RATE), np.float32)
-            y = _floor_noise(np.concatenate([pad, x, pad]), rng, 55.0)
+            y = floor_noise(np.concatenate([pad, x, pad]), rng, 55.0)
             y = (y / max(1e-6, float(np.abs(y).max())) * 0.3).astype(np.float32)
             p = Path(tmp) / f"{k:04d}.wav"
             write_wav(p, y, SAMPLE_RATE, subtype="PCM_16")

@@ -350,7 +350,7 @@ def noisy_copy(f_clean_items, real, seed: int, snr: float):
         x = read_audio(wav)
         rng = np.random.default_rng([seed, 7, k])
         y = intent_mod.pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-        y = intent_mod._floor_noise(y, rng, 60.0)
+        y = intent_mod.floor_noise(y, rng, 60.0)
         n = noises[int(rng.integers(len(noises)))]
         y = intent_mod.mix_noise(y, intent_mod._speech_power(x), n, snr, rng)
         out.append((fe(gain(y, -12.0)), ref))

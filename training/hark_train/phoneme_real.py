@@ -97,7 +97,7 @@ def padded(x: np.ndarray, seed: int) -> np.ndarray:
     """``x`` with ``PAD_S`` of floor noise 60 dB below its speech before and after."""
     rng = np.random.default_rng([seed, 11])
     y = intent_mod.pad_command(x, rng, pre=(PAD_S, PAD_S), post=(PAD_S, PAD_S))
-    return intent_mod._floor_noise(y, rng, 60.0)
+    return intent_mod.floor_noise(y, rng, 60.0)
 
 
 def evaluate(model_dir: Path, name: str, data: Path, work: Path | None = None) -> dict:

@@ -41,13 +41,13 @@ from .features import FrontEndParams
 from .intent import (
     _G,
     _draw_voice,
-    _floor_noise,
     _map,
     _noise_clips,
     _rng,
     _speech_power,
     command_copy,
     fit,
+    floor_noise,
     mix_noise,
     pad_command,
     predict,
@@ -183,7 +183,7 @@ def _eval_worker(args) -> list[np.ndarray]:
     path, key, seed = args
     x = read_audio(path)
     rng = _rng(seed, "sent-eval", key)
-    y = _floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
+    y = floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
     n = _G["eval_noises"][int(rng.integers(len(_G["eval_noises"])))]
     noisy = mix_noise(y, _speech_power(x), n, 12.0, rng)
     return [
