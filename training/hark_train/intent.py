@@ -756,7 +756,7 @@ def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train
     # Real non-command speech (other speakers than the evaluation ones) and noise alone.
     oog_i, oog_s = len(spec["labels"]) - 1, [0] * len(spec["slots"])
     picked, _ = split_real_speech(cfg, train_speech)
-    extra = [(str(c.path), f"real:{c.path}", 1, cfg.seed) for c in picked]
+    extra = [(str(c.path), f"real:{rd.seed_name(c)}", 1, cfg.seed) for c in picked]
     feats_nested = _map(_train_worker, tasks + extra, cfg, "examples")
     train_feats, t_int, t_slot = [], [], []
     for c, fs in zip(train_clips + [None] * len(extra), feats_nested, strict=True):
@@ -993,7 +993,7 @@ def real_command_features(cfg: IntentConfig, speech) -> list[np.ndarray]:
         except Exception as e:  # noqa: BLE001 - one unreadable clip must not stop the evaluation
             log.warning("intent: %s: %s", c.path, e)
             continue
-        rng = _rng(cfg.seed, "real", str(c.path))
+        rng = _rng(cfg.seed, "real", rd.seed_name(c))
         y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
         out.append(_G["fe"](gain(floor_noise(y, rng, 60.0), -12.0)))
     return out

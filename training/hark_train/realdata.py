@@ -51,6 +51,13 @@ class Clip(NamedTuple):
     text: str = ""
 
 
+def seed_name(clip: Clip) -> str:
+    """The clip's name for seeding its random draws: its group and the last two parts of its
+    path, the same wherever the data folder is and however its path was written."""
+    parts = Path(clip.path).parts[-2:]
+    return "/".join((clip.group, *parts))
+
+
 def load(clip: Clip | str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     path = clip.path if isinstance(clip, Clip) else clip
     return read_audio(path, sample_rate)

@@ -117,3 +117,12 @@ def test_real_data_groups():
     x = R.load(digits[0])
     assert x.dtype == np.float32 and 0.1 < len(x) / 16000 < 2.5
     assert len(R.noise_clips(REAL)) >= 10
+
+
+def test_seed_name_is_the_same_however_the_data_folder_is_written(tmp_path, monkeypatch):
+    (tmp_path / "data" / "fsdd").mkdir(parents=True)
+    a = R.Clip(str(tmp_path / "data" / "fsdd" / "0_george_1.wav"), NEGATIVE, "george")
+    monkeypatch.chdir(tmp_path / "data" / "fsdd")
+    b = R.Clip("../../data/fsdd/0_george_1.wav", NEGATIVE, "george")
+    assert R.seed_name(a) == R.seed_name(b) == "george/fsdd/0_george_1.wav"
+    assert R.seed_name(a) != R.seed_name(R.Clip(a.path, NEGATIVE, "lucas"))
