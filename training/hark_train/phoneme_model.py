@@ -171,6 +171,11 @@ def training_items(cfg: PhonemeConfig) -> list[tuple[str, str, str]]:
     return items + kokoro_items(cfg, sorted({t for _, t, s in items if s == "train"}))
 
 
+def kokoro_cache(cfg: PhonemeConfig) -> Path:
+    """Where the recogniser's Kokoro clips are synthesised."""
+    return cfg.work / "kokoro"
+
+
 def kokoro_items(cfg: PhonemeConfig, texts: list[str]) -> list[tuple[str, str, str]]:
     """``cfg.kokoro_clips`` training clips of the Kokoro family (synthesised into
     ``WORK/kokoro``): texts drawn from ``texts``, each with a drawn voice and speed."""
@@ -179,16 +184,17 @@ def kokoro_items(cfg: PhonemeConfig, texts: list[str]) -> list[tuple[str, str, s
 
     voices = available_voices(["kokoro"])
     n_clips = min(cfg.kokoro_clips, 4) if cfg.tiny else cfg.kokoro_clips
-    if n_clips <= 0 or not voices or not texts:
-        if n_clips > 0:
-            log.warning("phonemes: the kokoro family is not installed; trained without it")
+    if n_clips <= 0 or not texts:
+        return []
+    if not voices:
+        log.warning("phonemes: the kokoro family is not installed; trained without it")
         return []
     rng = np.random.default_rng([cfg.seed, 7])
     plan = []
     for _ in range(n_clips):
         v = voices[int(rng.integers(len(voices)))]
         plan.append(Item.make(v, texts[int(rng.integers(len(texts)))], draw_settings(v, rng)))
-    cache = cfg.work / "kokoro"
+    cache = kokoro_cache(cfg)
     results, _ = synthesize(plan, cache, jobs=cfg.jobs, progress=cfg.progress)
     return [(str(cache_path(cache, it.key)), it.text, "train") for it in plan if results[it.key].ok]
 
@@ -420,7 +426,7 @@ def run(cfg: PhonemeConfig) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     training = {
         "voice_spread": cfg.voice_spread,
-        "kokoro_clips": sum(1 for w, _, s in items if s == "train" and "/kokoro/" in w),
+        "kokoro_clips": sum(1 for w, _, _ in items if Path(w).is_relative_to(kokoro_cache(cfg))),
         "command": cfg.command,
         "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),

