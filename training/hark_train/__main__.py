@@ -159,7 +159,13 @@ def _cmd_text(args) -> int:
         from .textsentiment import run
 
         res = run(
-            data_dir(args.data), args.out, seed=args.seed, epochs=args.epochs, command=command
+            data_dir(args.data),
+            args.out,
+            seed=args.seed,
+            epochs=args.epochs,
+            command=command,
+            word_vectors=args.word_vectors,
+            extra_words=args.extra_words,
         )
     else:
         from .textintent import run
@@ -273,6 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     ts.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
     ts.add_argument("--seed", type=int, default=0)
     ts.add_argument("--epochs", type=int, default=8)
+    ts.add_argument(
+        "--word-vectors",
+        type=Path,
+        default=None,
+        help="pretrained word vectors (folder from training/scripts/fetch_word_vectors.sh, a "
+        "GloVe text file or a wink-embeddings JSON file); without, embeddings are learnt only",
+    )
+    ts.add_argument(
+        "--extra-words",
+        type=int,
+        default=40000,
+        help="most frequent words of the vectors added to the vocabulary (default 40000)",
+    )
 
     it = sub.add_parser("intent", help="train and export a speech-to-intent model for a context")
     it.add_argument("--context", type=Path, required=True, help="context YAML (grammar)")

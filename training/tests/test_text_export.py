@@ -21,6 +21,7 @@ from hark_train.textintent import (  # noqa: E402
 )
 from hark_train.textnets import Example, TextClassifier, train  # noqa: E402
 from hark_train.tokenizer import Tokenizer, tokenize  # noqa: E402
+from hark_train.wordvectors import WordVectors, extend_vocabulary, table  # noqa: E402
 
 CONTEXT = """
 context:
@@ -185,3 +186,48 @@ def test_decode_slots_rule(ctx):
     seq = ["O", "O", "B-name", "B-area", "O", "O", "O", "O", "O", "O"]
     got = decode_slots(toks, [t[s] for s in seq], tags, table, ["area", "name"])
     assert got == {}  # "the" is no device, "living" alone is no area
+
+
+def test_text_sentiment_export_with_word_vectors(tmp_path):
+    """A model reading frozen word vectors exports, its ONNX output matches PyTorch, and a word
+    known only from the vectors changes the output through its vector alone."""
+    torch.manual_seed(0)
+    texts = ["thanks that's perfect", "no that's wrong", "turn on the light", "awful", "great"]
+    tok = Tokenizer.build(texts, min_count=1)
+    trained = len(tok.vocab)
+    rng = np.random.default_rng(0)
+    words = ["superb", "dreadful", "great", "awful", "that", "'s"]
+    vectors = WordVectors(words, rng.normal(size=(len(words), 6)).astype(np.float32))
+    tok = extend_vocabulary(tok, vectors, extra_words=2)
+    assert tok.vocab[trained:] == ["superb", "dreadful"]
+    pre, found = table(tok, vectors)
+    assert found == 5  # great, awful, superb, dreadful, and that's (that + 's)
+    model = TextClassifier(len(tok.vocab), 3, emb=4, hidden=8, pretrained=pre, learnt_vocab=trained)
+    assert model.embedding.num_embeddings == trained
+    assert model.pretrained.dtype == torch.float16
+    assert not any(p is model.pretrained for p in model.parameters())
+    data = [Example(tok.encode(t), y) for t, y in zip(texts, [2, 0, 1, 0, 2], strict=True)]
+    before = model.pretrained.clone()
+    train(model, data, data, epochs=2, batch_size=2)
+    assert torch.equal(model.pretrained, before)
+    assert model.embedding.weight[0].abs().max() == 0  # the padding row stays zero
+    golden = ["superb", "dreadful", "that's great", "zebra"]
+    with torch.no_grad():
+        a = model(torch.tensor([tok.encode("superb")]))[0]
+        b = model(torch.tensor([tok.encode("dreadful")]))[0]
+    assert not torch.allclose(a, b)
+    paths = export_text(
+        model,
+        tmp_path,
+        "text-sentiment",
+        kind="text-sentiment",
+        labels=["negative", "neutral", "positive"],
+        tokenizer=tok.to_meta(),
+        output_names=["sentiment"],
+        output_shapes=[[1, 3]],
+        extra={},
+        training={"command": "test"},
+        golden_ids=[tok.encode(t) for t in golden],
+    )
+    meta = _replay(paths)
+    assert meta["tokenizer"]["vocab"][trained:] == ["superb", "dreadful"]

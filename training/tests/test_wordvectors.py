@@ -1,0 +1,105 @@
+"""Word vectors: the three file formats load alike, clitic tokens get their parts' mean, the
+vocabulary grows by the most frequent whole-token words, bad files are refused clearly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hark_train import wordvectors as wv
+from hark_train.tokenizer import Tokenizer
+
+WORDS = ["the", ",", "film", "good", "n't", "do", "'s", "great", "rock'n'roll", "Paris", "movie"]
+
+
+def _vectors() -> wv.WordVectors:
+    rng = np.random.default_rng(0)
+    return wv.WordVectors(list(WORDS), rng.normal(size=(len(WORDS), 4)).astype(np.float32))
+
+
+def _write_glove(path, vectors):
+    lines = [
+        w + " " + " ".join(f"{x:.6f}" for x in v)
+        for w, v in zip(vectors.words, vectors.matrix, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_wink(path, vectors):
+    raw = {
+        "precision": 6,
+        "dimensions": vectors.dim,
+        "size": len(vectors.words),
+        "words": vectors.words,
+        "vectors": {
+            w: [round(float(x), 6) for x in v] + [float(np.linalg.norm(v)), i]
+            for i, (w, v) in enumerate(zip(vectors.words, vectors.matrix, strict=True))
+        },
+        "unkVector": [0.0] * vectors.dim + [0, -1],
+    }
+    path.write_text(json.dumps(raw), encoding="utf-8")
+
+
+def test_formats_load_alike(tmp_path):
+    ref = _vectors()
+    _write_glove(tmp_path / "glove.txt", ref)
+    _write_wink(tmp_path / "wink.json", ref)
+    wv.save(ref, tmp_path / "saved")
+    for src in (tmp_path / "glove.txt", tmp_path / "wink.json", tmp_path / "saved"):
+        got = wv.load(src)
+        assert got.words == WORDS
+        assert got.dim == 4
+        np.testing.assert_allclose(got.matrix, ref.matrix, atol=1e-5)
+    # The converter's command line writes the saved form.
+    wv.save(wv.load(tmp_path / "wink.json"), tmp_path / "converted")
+    assert (tmp_path / "converted" / "words.txt").read_text().split("\n")[:2] == ["the", ","]
+
+
+def test_clitic_tokens_get_the_mean_of_their_parts():
+    v = _vectors()
+    np.testing.assert_allclose(v.vector("don't"), (v.get("do") + v.get("n't")) / 2)
+    np.testing.assert_allclose(v.vector("film's"), (v.get("film") + v.get("'s")) / 2)
+    np.testing.assert_allclose(v.vector("rock'n'roll"), v.get("rock'n'roll"))  # in the table
+    np.testing.assert_allclose(v.vector("zebra's"), v.get("'s"))  # one part known
+    assert v.vector("zebra") is None
+    assert v.vector("zeb'ra") is None
+
+
+def test_extend_vocabulary_and_table():
+    v = _vectors()
+    tok = Tokenizer.build(["the good film", "the film"], min_count=1)
+    assert tok.vocab == ["<pad>", "<unk>", "film", "the", "good"]
+    ext = wv.extend_vocabulary(tok, v, extra_words=3)
+    # Most frequent first; "," and "'s" are no tokens of hark's tokenizer ("n't" is); already
+    # known words are not repeated.
+    assert ext.vocab == tok.vocab + ["n't", "do", "great"]
+    assert ext.encode("a great film") == [1, 7, 2]
+    assert wv.extend_vocabulary(tok, v, extra_words=0).vocab == tok.vocab
+    m, found = wv.table(ext, v)
+    assert m.shape == (8, 4) and found == 6
+    assert not m[:2].any()  # <pad>, <unk>
+    np.testing.assert_allclose(m[ext.vocab.index("great")], v.get("great"))
+
+
+def test_bad_files_are_refused(tmp_path):
+    with pytest.raises(wv.WordVectorError, match="no such"):
+        wv.load(tmp_path / "missing.txt")
+    (tmp_path / "ragged.txt").write_text("a 1 2 3\nb 1 2\n")
+    with pytest.raises(wv.WordVectorError, match="ragged.txt:2"):
+        wv.load(tmp_path / "ragged.txt")
+    (tmp_path / "words.txt").write_text("a 1 x\n")
+    with pytest.raises(wv.WordVectorError, match="not a GloVe line"):
+        wv.load(tmp_path / "words.txt")
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(wv.WordVectorError, match="no vectors"):
+        wv.load(tmp_path / "empty.txt")
+    (tmp_path / "bad.json").write_text('{"words": ["a"]}')
+    with pytest.raises(wv.WordVectorError, match="wink-embeddings"):
+        wv.load(tmp_path / "bad.json")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(wv.WordVectorError, match="vectors.npy"):
+        wv.load(tmp_path / "folder")
+    with pytest.raises(wv.WordVectorError, match="shape"):
+        wv.WordVectors(["a", "b"], np.zeros((3, 2), dtype=np.float32))
