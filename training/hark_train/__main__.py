@@ -166,6 +166,7 @@ def _cmd_text(args) -> int:
             command=command,
             word_vectors=args.word_vectors,
             extra_words=args.extra_words,
+            members=args.members,
         )
     else:
         from .textintent import run
@@ -291,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=40000,
         help="most frequent words of the vectors added to the vocabulary (default 40000)",
+    )
+    ts.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="networks trained from successive seeds whose mean output is shipped (default 1)",
     )
 
     it = sub.add_parser("intent", help="train and export a speech-to-intent model for a context")

@@ -84,6 +84,41 @@ class TextClassifier(nn.Module):
         return torch.softmax(z, dim=-1), torch.softmax(t, dim=-1)
 
 
+class TextEnsemble(nn.Module):
+    """Several ``TextClassifier``s (labels only, no tagger) trained alike from different seeds, as
+    one model whose output is the mean of the members' softmax outputs. Members reading word
+    vectors share one copy of the frozen table, so each extra member costs only its learnt
+    part. ``logits`` returns the log of the mean, so ``softmax(logits)`` is the exported output
+    and ``predict`` works unchanged."""
+
+    def __init__(self, members: list[TextClassifier]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        if any(m.tagger is not None for m in members):
+            raise ValueError("ensemble members must not have a slot tagger")
+        first = members[0]
+        if first.learnt_vocab is not None:
+            for m in members[1:]:
+                if m.learnt_vocab != first.learnt_vocab or not torch.equal(
+                    m.pretrained, first.pretrained
+                ):
+                    raise ValueError("ensemble members must read the same word vectors")
+                m.pretrained = first.pretrained
+        self.members = nn.ModuleList(members)
+
+    def logits(self, tokens: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return torch.log(self._mean(tokens).clamp_min(1e-12)), None
+
+    def _mean(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.softmax(m.logits(tokens)[0], dim=-1) for m in self.members]).mean(
+            dim=0
+        )
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self._mean(tokens),)
+
+
 @dataclass
 class Example:
     ids: list[int]

@@ -23,7 +23,7 @@ import torch
 from . import textdata as td
 from . import wordvectors as wvec
 from .export import export_text, git_commit
-from .textnets import Example, TextClassifier, predict, train
+from .textnets import Example, TextClassifier, TextEnsemble, predict, train
 from .tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -276,11 +276,13 @@ def run(
     word_vectors: Path | None = None,
     extra_words: int = 40000,
     learnt_emb: int = 32,
+    members: int = 1,
 ) -> dict:
     """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (a path
     ``wordvectors.load`` reads) the vocabulary gains the ``extra_words`` most frequent words of
     the vectors and each token is read as its frozen vector plus a learnt ``learnt_emb``-wide
-    embedding; without, as a learnt ``emb``-wide embedding alone."""
+    embedding; without, as a learnt ``emb``-wide embedding alone. ``members`` > 1 trains that
+    many networks from seeds ``seed``, ``seed + 1``, … and ships the mean of their outputs."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -294,19 +296,11 @@ def run(
     tok = Tokenizer.build((t for t, _, _ in train_rows), min_count=min_count)
     trained_vocab = len(tok.vocab)
     vectors_note = None
+    pretrained = None
     if word_vectors is not None:
         vectors = wvec.load(word_vectors)
         tok = wvec.extend_vocabulary(tok, vectors, extra_words)
         pretrained, found = wvec.table(tok, vectors)
-        model = TextClassifier(
-            len(tok.vocab),
-            len(LABELS),
-            emb=learnt_emb,
-            hidden=hidden,
-            dropout=dropout,
-            pretrained=pretrained,
-            learnt_vocab=trained_vocab,
-        )
         vectors_note = {
             "source": str(word_vectors),
             "words": len(vectors.words),
@@ -315,8 +309,6 @@ def run(
             "extra_words": len(tok.vocab) - trained_vocab,
             "tokens_with_vector": found,
         }
-    else:
-        model = TextClassifier(len(tok.vocab), len(LABELS), emb=emb, hidden=hidden, dropout=dropout)
     log.warning(
         "text-sentiment: %d train, %d val, vocab %d (%d from training)",
         len(train_rows),
@@ -325,22 +317,63 @@ def run(
         trained_vocab,
     )
     tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
-    hist = train(
-        model,
-        tr,
-        va,
-        epochs=epochs,
-        batch_size=64,
-        lr=2e-3,
-        patience=2,
-        word_dropout=0.1,
-        lr_decay=lr_decay,
-        seed=seed,
-        max_seconds=max_seconds,
-        val_metric=lambda m: _val_acc(m, va),
-    )
+
+    def member() -> TextClassifier:
+        if pretrained is None:
+            return TextClassifier(
+                len(tok.vocab), len(LABELS), emb=emb, hidden=hidden, dropout=dropout
+            )
+        return TextClassifier(
+            len(tok.vocab),
+            len(LABELS),
+            emb=learnt_emb,
+            hidden=hidden,
+            dropout=dropout,
+            pretrained=pretrained,
+            learnt_vocab=trained_vocab,
+        )
+
+    if members < 1:
+        raise ValueError(f"members must be at least 1, not {members}")
+    nets, histories, member_evals = [], [], []
+    for k in range(members):
+        torch.manual_seed(seed + k)
+        net = member()
+        hist = train(
+            net,
+            tr,
+            va,
+            epochs=epochs,
+            batch_size=64,
+            lr=2e-3,
+            patience=2,
+            word_dropout=0.1,
+            lr_decay=lr_decay,
+            seed=seed + k,
+            max_seconds=max_seconds,
+            val_metric=lambda m: _val_acc(m, va),
+        )
+        nets.append(net)
+        histories.append(hist)
+        if members > 1:
+            e = evaluate(net, tok, sets)
+            member_evals.append(
+                {
+                    "seed": seed + k,
+                    "sst2_dev_accuracy": e["sst2_dev"]["accuracy"],
+                    "hwu64_test_accuracy": e["hwu64_test"]["accuracy"],
+                    "validation_accuracy": hist["best_val_score"],
+                }
+            )
+            log.warning("text-sentiment member %d: %s", k, json.dumps(member_evals[-1]))
+    model = nets[0] if members == 1 else TextEnsemble(nets)
+    hist = histories[0]
     ev = evaluate(model, tok, sets)
-    ev["validation_accuracy"] = hist["best_val_score"]
+    ev["validation_accuracy"] = (
+        hist["best_val_score"] if members == 1 else round(_val_acc(model, va), 4)
+    )
+    if member_evals:
+        ev["members"] = member_evals
     train_s = round(time.perf_counter() - t0, 1)
     counts = {lab: sum(1 for _, y, _ in train_rows if y == i) for i, lab in enumerate(LABELS)}
     golden_texts = [
@@ -373,8 +406,10 @@ def run(
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
         "train_seconds": train_s,
         "history": hist["history"],
+        "member_histories": [h["history"] for h in histories] if members > 1 else [],
+        "members": members,
         "architecture": _architecture(
-            len(tok.vocab), trained_vocab, emb, learnt_emb, hidden, vectors_note
+            len(tok.vocab), trained_vocab, emb, learnt_emb, hidden, vectors_note, members
         ),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "word_vectors": vectors_note,
@@ -406,15 +441,26 @@ def run(
 
 
 def _architecture(
-    vocab: int, trained_vocab: int, emb: int, learnt_emb: int, hidden: int, vectors: dict | None
+    vocab: int,
+    trained_vocab: int,
+    emb: int,
+    learnt_emb: int,
+    hidden: int,
+    vectors: dict | None,
+    members: int = 1,
 ) -> str:
     tail = f"→ biLSTM({hidden}) → mean+max pool → Linear(3) → softmax"
     if vectors is None:
-        return f"Embedding({vocab}, {emb}) {tail}"
-    return (
-        f"[GloVe {vectors['dimensions']}d word vectors ({vocab} × {vectors['dimensions']}, "
-        f"float16, frozen) ‖ learnt Embedding({trained_vocab}, {learnt_emb})] {tail}"
-    )
+        one = f"Embedding({vocab}, {emb}) {tail}"
+    else:
+        one = (
+            f"[GloVe {vectors['dimensions']}d word vectors ({vocab} × {vectors['dimensions']}, "
+            f"float16, frozen) ‖ learnt Embedding({trained_vocab}, {learnt_emb})] {tail}"
+        )
+    if members == 1:
+        return one
+    shared = " (one copy of the word vectors, shared)" if vectors is not None else ""
+    return f"the mean of {members} networks' softmax outputs{shared}, each: {one}"
 
 
 def _val_acc(model, va: list[Example]) -> float:
@@ -451,6 +497,20 @@ def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
         f"{h['elapsed_s']} |"
         for h in training["history"]
     )
+    member_note = ""
+    if ev.get("members"):
+        rows_m = [
+            [m["seed"], m["sst2_dev_accuracy"], m["hwu64_test_accuracy"], m["validation_accuracy"]]
+            for m in ev["members"]
+        ]
+        member_note = (
+            "Each member alone (the mean of their outputs is the model above):\n\n"
+            + td.markdown_table(
+                ["seed", "SST-2 dev accuracy", "HWU64 test accuracy", "validation accuracy"],
+                rows_m,
+            )
+            + "\n\nThe first member's training (the others' are in the metadata):\n\n"
+        )
     wv = training.get("word_vectors")
     if wv is None:
         vector_row = ""
@@ -508,7 +568,7 @@ sentences (64), word dropout 0.1 (tokens replaced by `<unk>`), dropout {training
 early stopping (patience 2) on validation accuracy; one CPU thread; {training["train_seconds"]} s
 in all (data, training, evaluation, export).
 
-| epoch | train loss | val loss | val accuracy | elapsed s |
+{member_note}| epoch | train loss | val loss | val accuracy | elapsed s |
 |---|---|---|---|---|
 {hist}
 

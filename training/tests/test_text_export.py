@@ -19,7 +19,7 @@ from hark_train.textintent import (  # noqa: E402
     synonyms_table,
     tag_names,
 )
-from hark_train.textnets import Example, TextClassifier, train  # noqa: E402
+from hark_train.textnets import Example, TextClassifier, TextEnsemble, train  # noqa: E402
 from hark_train.tokenizer import Tokenizer, tokenize  # noqa: E402
 from hark_train.wordvectors import WordVectors, extend_vocabulary, table  # noqa: E402
 
@@ -231,3 +231,45 @@ def test_text_sentiment_export_with_word_vectors(tmp_path):
     )
     meta = _replay(paths)
     assert meta["tokenizer"]["vocab"][trained:] == ["superb", "dreadful"]
+
+
+def test_text_sentiment_ensemble_export_shares_the_vectors(tmp_path):
+    """An ensemble's output is the mean of its members' and exports as one graph that holds the
+    frozen word vectors once."""
+    torch.manual_seed(0)
+    texts = ["thanks that's perfect", "no that's wrong", "turn on the light", "awful", "great"]
+    tok = Tokenizer.build(texts, min_count=1)
+    trained = len(tok.vocab)
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    vectors = WordVectors(words, rng.normal(size=(len(words), 50)).astype(np.float32))
+    tok = extend_vocabulary(tok, vectors, extra_words=3000)
+    pre, _ = table(tok, vectors)
+    nets = [
+        TextClassifier(len(tok.vocab), 3, emb=4, hidden=8, pretrained=pre, learnt_vocab=trained)
+        for _ in range(3)
+    ]
+    ens = TextEnsemble(nets).eval()
+    x = torch.tensor([tok.encode("great w7 light")])
+    with torch.no_grad():
+        mean = torch.stack([n(x)[0] for n in nets]).mean(dim=0)
+        torch.testing.assert_close(ens(x)[0], mean)
+        torch.testing.assert_close(torch.softmax(ens.logits(x)[0], dim=-1), mean)
+    paths = export_text(
+        ens,
+        tmp_path,
+        "text-sentiment",
+        kind="text-sentiment",
+        labels=["negative", "neutral", "positive"],
+        tokenizer=tok.to_meta(),
+        output_names=["sentiment"],
+        output_shapes=[[1, 3]],
+        extra={},
+        training={"command": "test"},
+        golden_ids=[tok.encode(t) for t in ["great", "w12 w13", "no that's wrong"]],
+    )
+    _replay(paths)
+    table_bytes = pre.shape[0] * pre.shape[1] * 2
+    assert table_bytes < paths["onnx"].stat().st_size < 1.5 * table_bytes
+    with pytest.raises(ValueError, match="same word vectors"):
+        TextEnsemble([nets[0], TextClassifier(len(tok.vocab), 3, emb=4, hidden=8, pretrained=-pre)])
