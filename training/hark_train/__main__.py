@@ -178,6 +178,8 @@ def _cmd_text(args) -> int:
             seed=args.seed,
             epochs=args.epochs,
             command=command,
+            word_vectors=args.word_vectors,
+            extra_words=args.extra_words,
         )
     print(json.dumps(res, indent=2))
     return 0
@@ -275,6 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     ti.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
     ti.add_argument("--seed", type=int, default=0)
     ti.add_argument("--epochs", type=int, default=12)
+    ti.add_argument(
+        "--word-vectors",
+        type=Path,
+        default=None,
+        help="pretrained word vectors (as for text-sentiment); without, embeddings are learnt only",
+    )
+    ti.add_argument(
+        "--extra-words",
+        type=int,
+        default=20000,
+        help="most frequent words of the vectors added to the vocabulary (default 20000)",
+    )
     ts = sub.add_parser("text-sentiment", help="train and export the text sentiment model")
     ts.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
     ts.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")

