@@ -226,9 +226,9 @@ def attach(
     pmeta = json.loads((out / f"{phonemes}.json").read_text())
     graph = compile_context(ctx, lexicon(ctx, pmeta["labels"][1:], cfg.work / "lexicon.json"))
     runner = Runner(out, cfg.name, phonemes, Decoder(graph))
-    intent_mod._G["fe"] = FastLogMel(FrontEndParams())
-    intent_mod._G["eval_noises"] = load_noises(
-        intent_mod._noise_clips(real["eval"]), max_s=120.0
+    intent_mod.worker_state["fe"] = FastLogMel(FrontEndParams())
+    intent_mod.worker_state["eval_noises"] = load_noises(
+        intent_mod.noise_and_music(real["eval"]), max_s=120.0
     ) or [np.zeros(16000, np.float32)]
 
     def features(split):
@@ -236,7 +236,7 @@ def attach(
         tasks = [
             (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in chosen
         ]
-        return chosen, intent_mod._map(intent_mod._eval_worker, tasks, cfg, f"grammar {split}")
+        return chosen, intent_mod.map_tasks(intent_mod.eval_worker, tasks, cfg, f"grammar {split}")
 
     valid, vfeats = features("valid")
     spec = intent_mod.label_spec(ctx)
@@ -330,7 +330,7 @@ def attach(
 def real_speech(cfg, real: dict, runner: Runner, judge: Judge) -> dict:
     """Real speech that is not a command, padded like a captured command (as
     ``intent.evaluate`` does it)."""
-    noise = intent_mod._noise_clips(real["eval"])
+    noise = intent_mod.noise_and_music(real["eval"])
     speech = [c for c in real["eval"] if c not in noise]
     accepted, total, as_intent = 0, 0, {}
     for feats in intent_mod.real_command_features(cfg, speech):

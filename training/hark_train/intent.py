@@ -114,11 +114,11 @@ class IntentConfig:
     timings: dict = field(default_factory=dict)
 
 
-def _rng(seed: int, *parts) -> np.random.Generator:
+def rng_for(seed: int, *parts) -> np.random.Generator:
     return np.random.default_rng(stable_int(seed, *parts))
 
 
-def _bar(it, total=None, desc="", enabled=True):
+def progress_bar(it, total=None, desc="", enabled=True):
     if not enabled:
         return it
     from tqdm import tqdm
@@ -251,7 +251,7 @@ class Clip:
     phrase: Phrase | None = None
 
 
-def _draw_voice(fams: dict[str, list[Voice]], rng: np.random.Generator) -> Voice:
+def draw_voice(fams: dict[str, list[Voice]], rng: np.random.Generator) -> Voice:
     names = sorted(fams)
     f = names[int(rng.integers(len(names)))]
     return fams[f][int(rng.integers(len(fams[f])))]
@@ -269,24 +269,24 @@ def plan_clips(ctx: Context, cfg: IntentConfig, spec: dict) -> list[Clip]:
         clips.append(Clip(it, i, s, split, kind, text, phrase))
 
     for p in train_p:
-        rng = _rng(cfg.seed, "cmd", p.intent, p.text)
+        rng = rng_for(cfg.seed, "cmd", p.intent, p.text)
         split = "valid" if stable_int(cfg.seed, "valid", p.text) % 12 == 0 else "train"
-        add(p.text, _draw_voice(fams, rng), rng, split, "command", p)
+        add(p.text, draw_voice(fams, rng), rng, split, "command", p)
     hold_fams = {"held": held}
     for p in held_p:
-        rng = _rng(cfg.seed, "held", p.intent, p.text)
-        add(p.text, _draw_voice(hold_fams, rng), rng, "holdout", "command", p)
+        rng = rng_for(cfg.seed, "held", p.intent, p.text)
+        add(p.text, draw_voice(hold_fams, rng), rng, "holdout", "command", p)
     for k, (_src, s) in enumerate(oog):
-        rng = _rng(cfg.seed, "oog", s)
+        rng = rng_for(cfg.seed, "oog", s)
         if k % 10 == 9:
-            add(s, _draw_voice(hold_fams, rng), rng, "holdout", "chatter", None)
+            add(s, draw_voice(hold_fams, rng), rng, "holdout", "chatter", None)
         else:
             split = "valid" if k % 10 == 4 else "train"
-            add(s, _draw_voice(fams, rng), rng, split, "chatter", None)
+            add(s, draw_voice(fams, rng), rng, split, "chatter", None)
     for w in WAKE_WORDS:
         for k in range(6 if cfg.tiny else 30):
-            rng = _rng(cfg.seed, "wake", w, k)
-            add(w, _draw_voice(fams, rng), rng, "wake", "wake", None)
+            rng = rng_for(cfg.seed, "wake", w, k)
+            add(w, draw_voice(fams, rng), rng, "wake", "wake", None)
     return clips
 
 
@@ -301,10 +301,10 @@ def synthesise(cfg: IntentConfig, clips: list[Clip]) -> list[Clip]:
 
 # 3. Examples -----------------------------------------------------------------------------------
 
-_G: dict = {}
+worker_state: dict = {}
 
 
-def _speech_power(x: np.ndarray) -> float:
+def speech_level(x: np.ndarray) -> float:
     e = x.astype(np.float64) ** 2
     frames = e[: len(e) // 160 * 160].reshape(-1, 160).mean(axis=1) if len(e) >= 160 else e
     if len(frames) == 0:
@@ -372,10 +372,15 @@ def command_copy(
 def _train_worker(args) -> list[np.ndarray]:
     path, key, variants, seed = args
     x = read_audio(path)
-    fe, noises, rirs, tails = _G["fe"], _G["noises"], _G["rirs"], _G["tails"]
+    fe, noises, rirs, tails = (
+        worker_state["fe"],
+        worker_state["noises"],
+        worker_state["rirs"],
+        worker_state["tails"],
+    )
     out = []
     for v in range(variants):
-        rng = _rng(seed, "ex", key, v)
+        rng = rng_for(seed, "ex", key, v)
         tail = None
         if tails and rng.random() < 0.4:
             t = tails[int(rng.integers(len(tails)))]
@@ -385,16 +390,16 @@ def _train_worker(args) -> list[np.ndarray]:
     return out
 
 
-def _eval_worker(args) -> list[np.ndarray]:
+def eval_worker(args) -> list[np.ndarray]:
     """Held-out clip: fixed padding (0.2 s before, 0.3 s after: what the runtime keeps around
     the speech), clean then each SNR in ``SNRS`` with an evaluation noise."""
     path, key, seed = args
     x = read_audio(path)
-    fe, noises = _G["fe"], _G["eval_noises"]
-    rng = _rng(seed, "eval", key)
+    fe, noises = worker_state["fe"], worker_state["eval_noises"]
+    rng = rng_for(seed, "eval", key)
     y = pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3))
     y = floor_noise(y, rng, 60.0)
-    p = _speech_power(x)
+    p = speech_level(x)
     out = [fe(gain(y, -12.0)).astype(np.float16)]
     for snr in SNRS:
         n = noises[int(rng.integers(len(noises)))]
@@ -402,16 +407,18 @@ def _eval_worker(args) -> list[np.ndarray]:
     return out
 
 
-def _map(fn, tasks, cfg: IntentConfig, desc: str) -> list:
+def map_tasks(fn, tasks, cfg: IntentConfig, desc: str) -> list:
     out = []
     if cfg.jobs > 1 and len(tasks) > 50:
         import multiprocessing as mp
 
         with mp.get_context("fork").Pool(min(cfg.jobs, 2)) as pool:
-            for r in _bar(pool.imap(fn, tasks, chunksize=8), len(tasks), desc, cfg.progress):
+            for r in progress_bar(
+                pool.imap(fn, tasks, chunksize=8), len(tasks), desc, cfg.progress
+            ):
                 out.append(r)
     else:
-        for t in _bar(tasks, len(tasks), desc, cfg.progress):
+        for t in progress_bar(tasks, len(tasks), desc, cfg.progress):
             out.append(fn(t))
     return out
 
@@ -430,7 +437,7 @@ def real_sets(cfg: IntentConfig) -> dict[str, list]:
         return {"eval": [], "train_speech": [], "train_noise": [], "positives": []}
 
 
-def _noise_clips(clips) -> list:
+def noise_and_music(clips) -> list:
     return [c for c in clips if c.label == rd.NOISE or "music" in c.group or c.group[:3] == "sc-"]
 
 
@@ -699,7 +706,7 @@ def fit(
         for m in extra_modules:
             m.train()
         total = 0.0
-        for idx in _bar(next(batches), per_round, f"round {epoch}", cfg.progress):
+        for idx in progress_bar(next(batches), per_round, f"round {epoch}", cfg.progress):
             x, ln = _pad(feats, idx, mean, std, rng)
             loss = loss_of(forward(model, x, ln), idx)
             opt.zero_grad()
@@ -757,7 +764,7 @@ def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train
     oog_i, oog_s = len(spec["labels"]) - 1, [0] * len(spec["slots"])
     picked, _ = split_real_speech(cfg, train_speech)
     extra = [(str(c.path), f"real:{rd.seed_name(c)}", 1, cfg.seed) for c in picked]
-    feats_nested = _map(_train_worker, tasks + extra, cfg, "examples")
+    feats_nested = map_tasks(_train_worker, tasks + extra, cfg, "examples")
     train_feats, t_int, t_slot = [], [], []
     for c, fs in zip(train_clips + [None] * len(extra), feats_nested, strict=True):
         for f in fs:
@@ -766,17 +773,19 @@ def make_examples(cfg: IntentConfig, spec: dict, train_clips, valid_clips, train
             t_slot.append(c.slots if c else oog_s)
     rng = np.random.default_rng(cfg.seed)
     for _ in range(max(4, len(train_feats) // 40)):  # noise alone, 1-4 s
-        noises = _G["noises"] or _G["eval_noises"]
+        noises = worker_state["noises"] or worker_state["eval_noises"]
         n = noises[int(rng.integers(len(noises)))]
         y = noise_segment(n, int(rng.uniform(1.0, 4.0) * SAMPLE_RATE), rng)
         y = gain(floor_noise(y, rng, 60.0), float(rng.uniform(-40, -6)))
-        train_feats.append(_G["fe"](y).astype(np.float16))
+        train_feats.append(worker_state["fe"](y).astype(np.float16))
         t_int.append(oog_i)
         t_slot.append(oog_s)
     vtasks = [
         (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in valid_clips
     ]
-    valid_feats = [fs[2 if len(fs) > 2 else 0] for fs in _map(_eval_worker, vtasks, cfg, "valid")]
+    valid_feats = [
+        fs[2 if len(fs) > 2 else 0] for fs in map_tasks(eval_worker, vtasks, cfg, "valid")
+    ]
     return train_feats, t_int, t_slot, valid_feats
 
 
@@ -845,7 +854,7 @@ def run(cfg: IntentConfig) -> dict:
 
     real = real_sets(cfg)
     train_noise = [c for c in real["train_noise"]]
-    eval_noise = _noise_clips(real["eval"])
+    eval_noise = noise_and_music(real["eval"])
     eval_speech = [c for c in real["eval"] if c not in eval_noise]
     train_speech = real["train_speech"]
     if cfg.tiny:
@@ -853,15 +862,15 @@ def run(cfg: IntentConfig) -> dict:
     from .augment import load_noises
 
     params = FrontEndParams()
-    _G["fe"] = FastLogMel(params)
-    _G["noises"] = load_noises(train_noise, max_s=120.0)
-    _G["eval_noises"] = load_noises(eval_noise, max_s=120.0) or [
+    worker_state["fe"] = FastLogMel(params)
+    worker_state["noises"] = load_noises(train_noise, max_s=120.0)
+    worker_state["eval_noises"] = load_noises(eval_noise, max_s=120.0) or [
         np.random.default_rng(0).standard_normal(SAMPLE_RATE * 10).astype(np.float32)
     ]
     rir_dir = Path.home() / ".cache" / "hark" / "rirs"
-    _G["rirs"] = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
+    worker_state["rirs"] = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
     wake = [c for c in clips if c.kind == "wake"]
-    _G["tails"] = [read_audio(cache_path(cfg.work / "clips", c.item.key)) for c in wake]
+    worker_state["tails"] = [read_audio(cache_path(cfg.work / "clips", c.item.key)) for c in wake]
 
     train_clips = [c for c in clips if c.split == "train"]
     valid_clips = [c for c in clips if c.split == "valid"]
@@ -993,16 +1002,16 @@ def real_command_features(cfg: IntentConfig, speech) -> list[np.ndarray]:
         except Exception as e:  # noqa: BLE001 - one unreadable clip must not stop the evaluation
             log.warning("intent: %s: %s", c.path, e)
             continue
-        rng = _rng(cfg.seed, "real", rd.seed_name(c))
+        rng = rng_for(cfg.seed, "real", rd.seed_name(c))
         y = pad_command(x[: 8 * SAMPLE_RATE], rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-        out.append(_G["fe"](gain(floor_noise(y, rng, 60.0), -12.0)))
+        out.append(worker_state["fe"](gain(floor_noise(y, rng, 60.0), -12.0)))
     return out
 
 
 def evaluate(cfg, model, spec, clips, eval_speech, mean, std) -> dict:
     hold = [c for c in clips if c.split == "holdout"]
     tasks = [(str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in hold]
-    per = _map(_eval_worker, tasks, cfg, "holdout")
+    per = map_tasks(eval_worker, tasks, cfg, "holdout")
     conds = ["clean"] + [f"snr_{s}db" for s in SNRS]
     out: dict = {"threshold": cfg.threshold, "holdout_family": HOLDOUT_FAMILY}
     for k, cond in enumerate(conds):

@@ -222,7 +222,7 @@ def build_bank(cfg: PhonemeConfig, items, real: dict) -> list[tuple[np.ndarray, 
     voice = VOICE_SPREAD if cfg.voice_spread else VOICE_STANDARD
     out = []
     for k, (wav, text, split) in enumerate(
-        intent_mod._bar(items, len(items), "phoneme examples", cfg.progress)
+        intent_mod.progress_bar(items, len(items), "phoneme examples", cfg.progress)
     ):
         x = read_audio(wav)
         rng = np.random.default_rng([cfg.seed, k])
@@ -289,7 +289,7 @@ def train(cfg: PhonemeConfig, tr, va, n_phones: int, mean, std):
         model.train()
         rng.shuffle(batches)
         losses = []
-        for b in intent_mod._bar(batches, len(batches), f"round {epoch}", cfg.progress):
+        for b in intent_mod.progress_bar(batches, len(batches), f"round {epoch}", cfg.progress):
             loss = _ctc_loss(model, tr, b, mean, std, rng)
             opt.zero_grad()
             loss.backward()
@@ -348,7 +348,7 @@ def phoneme_error_rate(model, rows, mean, std) -> float:
 def noisy_copy(f_clean_items, real, seed: int, snr: float):
     """Held-out clips at ``snr`` dB with evaluation noises (never trained on)."""
     fe = FastLogMel(FrontEndParams())
-    noises = load_noises(intent_mod._noise_clips(real["eval"]), max_s=120.0)
+    noises = load_noises(intent_mod.noise_and_music(real["eval"]), max_s=120.0)
     if not noises:  # no real data at hand: no noisy figure
         return []
     out = []
@@ -358,7 +358,7 @@ def noisy_copy(f_clean_items, real, seed: int, snr: float):
         y = intent_mod.pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3))
         y = intent_mod.floor_noise(y, rng, 60.0)
         n = noises[int(rng.integers(len(noises)))]
-        y = intent_mod.mix_noise(y, intent_mod._speech_power(x), n, snr, rng)
+        y = intent_mod.mix_noise(y, intent_mod.speech_level(x), n, snr, rng)
         out.append((fe(gain(y, -12.0)), ref))
     return out
 

@@ -158,9 +158,9 @@ def build_signal(x, noise, snr, rng, pre_s=0.3, post_s=4.0) -> tuple[np.ndarray,
     peak = float(np.max(np.abs(x))) or 1.0
     y = y + rng.standard_normal(len(y)) * peak * 10 ** (-60 / 20)  # microphone self-noise
     if snr != "clean":
-        from .intent import _speech_power, mix_noise
+        from .intent import mix_noise, speech_level
 
-        y = mix_noise(y, _speech_power(x), noise, snr, rng).astype(np.float64)
+        y = mix_noise(y, speech_level(x), noise, snr, rng).astype(np.float64)
     y = y / (np.max(np.abs(y)) or 1.0) * 10 ** (-12 / 20)
     return y.astype(np.float32), pre_s + speech_end(x)
 
@@ -210,7 +210,7 @@ def compare(clips: list[Path], noises: list[np.ndarray], seed: int = 0) -> dict:
 
 def main_args(args) -> int:
     from .augment import load_noises
-    from .intent import IntentConfig, _noise_clips, real_sets
+    from .intent import IntentConfig, noise_and_music, real_sets
 
     src = Path(args.clips)
     if src.is_file():  # a list of WAV paths, one per line (intent writes WORK/holdout.txt)
@@ -225,7 +225,7 @@ def main_args(args) -> int:
         return 2
     work = Path(args.work).expanduser()
     real = real_sets(IntentConfig(context=Path("."), out=Path("."), work=work, data=args.data))
-    noises = load_noises(_noise_clips(real["eval"]), max_s=120.0)
+    noises = load_noises(noise_and_music(real["eval"]), max_s=120.0)
     report = compare(clips, noises, args.seed)
     text = json.dumps(report, indent=1)
     if args.out:

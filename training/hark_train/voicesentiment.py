@@ -39,20 +39,20 @@ from .augment import gain, load_noises, load_rirs
 from .export import export_utterance, git_commit
 from .features import FrontEndParams
 from .intent import (
-    _G,
-    _draw_voice,
-    _map,
-    _noise_clips,
-    _rng,
-    _speech_power,
     command_copy,
+    draw_voice,
     fit,
     floor_noise,
+    map_tasks,
     mix_noise,
+    noise_and_music,
     pad_command,
     predict,
     real_sets,
+    rng_for,
+    speech_level,
     voice_pools,
+    worker_state,
 )
 from .nets import UtteranceClassifier, UtteranceEnsemble, parameter_count
 from .streams import FastLogMel
@@ -167,10 +167,10 @@ def word_texts(data: Path, per_class: int, seed: int) -> dict[str, list[tuple[st
 def _worker(args) -> list[np.ndarray]:
     path, key, variants, seed, clean_first = args
     x = read_audio(path)
-    fe, noises, rirs = _G["fe"], _G["noises"], _G["rirs"]
+    fe, noises, rirs = worker_state["fe"], worker_state["noises"], worker_state["rirs"]
     out = []
     for v in range(variants):
-        rng = _rng(seed, "sent", key, v)
+        rng = rng_for(seed, "sent", key, v)
         clean = v == 0 and clean_first
         y = command_copy(
             x, rng, clean, noises, rirs, p_noise=0.8, snr_range=(5.0, 25.0), p_vtlp=0.2
@@ -179,16 +179,16 @@ def _worker(args) -> list[np.ndarray]:
     return out
 
 
-def _eval_worker(args) -> list[np.ndarray]:
+def eval_worker(args) -> list[np.ndarray]:
     path, key, seed = args
     x = read_audio(path)
-    rng = _rng(seed, "sent-eval", key)
+    rng = rng_for(seed, "sent-eval", key)
     y = floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
-    n = _G["eval_noises"][int(rng.integers(len(_G["eval_noises"])))]
-    noisy = mix_noise(y, _speech_power(x), n, 12.0, rng)
+    n = worker_state["eval_noises"][int(rng.integers(len(worker_state["eval_noises"])))]
+    noisy = mix_noise(y, speech_level(x), n, 12.0, rng)
     return [
-        _G["fe"](gain(y, -12.0)).astype(np.float16),
-        _G["fe"](gain(noisy, -12.0)).astype(np.float16),
+        worker_state["fe"](gain(y, -12.0)).astype(np.float16),
+        worker_state["fe"](gain(noisy, -12.0)).astype(np.float16),
     ]
 
 
@@ -262,14 +262,14 @@ def run(cfg: SentimentConfig) -> dict:
     items: list[tuple[Item, Utt]] = []
     cache = cfg.work / "clips"
     for k, (text, y) in enumerate(texts["train"]):
-        rng = _rng(cfg.seed, "words", text, k)
-        v = _draw_voice(fams, rng)
+        rng = rng_for(cfg.seed, "words", text, k)
+        v = draw_voice(fams, rng)
         it = Item.make(v, text, draw_settings(v, rng))
         split = "valid" if k % 10 == 0 else "train"
         items.append((it, Utt(str(cache_path(cache, it.key)), y, split, "words", v.id, text)))
     for k, (text, y) in enumerate(texts["heldout"][: 12 if cfg.tiny else None]):
-        rng = _rng(cfg.seed, "words-held", text, k)
-        v = _draw_voice({"held": held}, rng)
+        rng = rng_for(cfg.seed, "words-held", text, k)
+        v = draw_voice({"held": held}, rng)
         it = Item.make(v, text, draw_settings(v, rng))
         items.append((it, Utt(str(cache_path(cache, it.key)), y, "holdout", "words", v.id, text)))
     results, _ = synthesize(
@@ -280,13 +280,13 @@ def run(cfg: SentimentConfig) -> dict:
 
     real = real_sets_for(cfg)
     params = FrontEndParams()
-    _G["fe"] = FastLogMel(params)
-    _G["noises"] = load_noises(real["train_noise"], max_s=120.0)
-    _G["eval_noises"] = load_noises(_noise_clips(real["eval"]), max_s=120.0) or [
+    worker_state["fe"] = FastLogMel(params)
+    worker_state["noises"] = load_noises(real["train_noise"], max_s=120.0)
+    worker_state["eval_noises"] = load_noises(noise_and_music(real["eval"]), max_s=120.0) or [
         np.random.default_rng(0).standard_normal(SAMPLE_RATE * 10).astype(np.float32)
     ]
     rir_dir = Path.home() / ".cache" / "hark" / "rirs"
-    _G["rirs"] = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
+    worker_state["rirs"] = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
 
     train_u = [u for u in utts + words if u.split == "train"]
     tasks = [
@@ -300,14 +300,14 @@ def run(cfg: SentimentConfig) -> dict:
         for u in train_u
     ]
     feats, labels = [], []
-    for u, fs in zip(train_u, _map(_worker, tasks, cfg, "examples"), strict=True):
+    for u, fs in zip(train_u, map_tasks(_worker, tasks, cfg, "examples"), strict=True):
         feats += fs
         labels += [u.label] * len(fs)
     labels = np.array(labels, np.int64)
     eval_u = [u for u in utts + words if u.split != "train"]
     etasks = [(u.path, f"{u.source}:{u.path}", cfg.seed) for u in eval_u]
     efeats = dict(
-        zip([id(u) for u in eval_u], _map(_eval_worker, etasks, cfg, "eval"), strict=True)
+        zip([id(u) for u in eval_u], map_tasks(eval_worker, etasks, cfg, "eval"), strict=True)
     )
     t = lap("examples", t)
 
