@@ -153,6 +153,15 @@ def cat_note(cat, fam) -> str:
 
 def _cmd_text(args) -> int:
     from .texts import data_dir
+    from .wordvectors import WordVectorError, load
+
+    if args.word_vectors is not None:
+        # Checked before the data are read and the networks trained.
+        try:
+            load(args.word_vectors)
+        except WordVectorError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
 
     command = "python -m hark_train " + " ".join(sys.argv[1:] if sys.argv[1:] else [args.command])
     if args.command == "text-sentiment":
@@ -309,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ts.add_argument(
         "--members",
-        type=int,
+        type=_positive_int,
         default=1,
         help="networks trained from successive seeds whose mean output is shipped (default 1)",
     )

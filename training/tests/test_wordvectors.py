@@ -103,3 +103,17 @@ def test_bad_files_are_refused(tmp_path):
         wv.load(tmp_path / "folder")
     with pytest.raises(wv.WordVectorError, match="shape"):
         wv.WordVectors(["a", "b"], np.zeros((3, 2), dtype=np.float32))
+
+
+def test_text_commands_refuse_bad_vectors_before_training(tmp_path, capsys):
+    from hark_train.__main__ import main
+
+    for command in ("text-sentiment", "text-intent"):
+        extra = ["--context", str(tmp_path / "ctx.yaml")] if command == "text-intent" else []
+        argv = [command, *extra, "--out", str(tmp_path / "out")]
+        assert main([*argv, "--data", str(tmp_path), "--word-vectors", str(tmp_path / "no")]) == 2
+        assert "no such word-vector file" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["text-sentiment", "--out", str(tmp_path / "out"), "--members", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
