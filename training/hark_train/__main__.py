@@ -155,41 +155,30 @@ def _cmd_text(args) -> int:
     from .texts import data_dir
     from .wordvectors import WordVectorError, load
 
+    vectors = None
     if args.word_vectors is not None:
-        # Checked before the data are read and the networks trained.
+        # Read (once) before the data are read and the networks trained.
         try:
-            load(args.word_vectors)
+            vectors = load(args.word_vectors)
         except WordVectorError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-
     command = "python -m hark_train " + " ".join(sys.argv[1:] if sys.argv[1:] else [args.command])
+    common = {
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "command": command,
+        "word_vectors": vectors,
+        "extra_words": args.extra_words,
+    }
     if args.command == "text-sentiment":
         from .textsentiment import run
 
-        res = run(
-            data_dir(args.data),
-            args.out,
-            seed=args.seed,
-            epochs=args.epochs,
-            command=command,
-            word_vectors=args.word_vectors,
-            extra_words=args.extra_words,
-            members=args.members,
-        )
+        res = run(data_dir(args.data), args.out, members=args.members, **common)
     else:
         from .textintent import run
 
-        res = run(
-            args.context,
-            data_dir(args.data),
-            args.out,
-            seed=args.seed,
-            epochs=args.epochs,
-            command=command,
-            word_vectors=args.word_vectors,
-            extra_words=args.extra_words,
-        )
+        res = run(args.context, data_dir(args.data), args.out, **common)
     print(json.dumps(res, indent=2))
     return 0
 
@@ -213,6 +202,22 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _word_vector_args(parser: argparse.ArgumentParser, extra_words: int) -> None:
+    parser.add_argument(
+        "--word-vectors",
+        type=Path,
+        default=None,
+        help="pretrained word vectors (folder from training/scripts/fetch_word_vectors.sh, a "
+        "GloVe text file or a wink-embeddings JSON file); without, embeddings are learnt only",
+    )
+    parser.add_argument(
+        "--extra-words",
+        type=int,
+        default=extra_words,
+        help=f"most frequent words of the vectors added to the vocabulary (default {extra_words})",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,36 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     ti.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
     ti.add_argument("--seed", type=int, default=0)
     ti.add_argument("--epochs", type=int, default=12)
-    ti.add_argument(
-        "--word-vectors",
-        type=Path,
-        default=None,
-        help="pretrained word vectors (as for text-sentiment); without, embeddings are learnt only",
-    )
-    ti.add_argument(
-        "--extra-words",
-        type=int,
-        default=20000,
-        help="most frequent words of the vectors added to the vocabulary (default 20000)",
-    )
+    _word_vector_args(ti, extra_words=20000)
     ts = sub.add_parser("text-sentiment", help="train and export the text sentiment model")
     ts.add_argument("--data", type=Path, default=None, help="data folder (default: $HARK_DATA)")
     ts.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
     ts.add_argument("--seed", type=int, default=0)
     ts.add_argument("--epochs", type=int, default=8)
-    ts.add_argument(
-        "--word-vectors",
-        type=Path,
-        default=None,
-        help="pretrained word vectors (folder from training/scripts/fetch_word_vectors.sh, a "
-        "GloVe text file or a wink-embeddings JSON file); without, embeddings are learnt only",
-    )
-    ts.add_argument(
-        "--extra-words",
-        type=int,
-        default=40000,
-        help="most frequent words of the vectors added to the vocabulary (default 40000)",
-    )
+    _word_vector_args(ts, extra_words=40000)
     ts.add_argument(
         "--members",
         type=_positive_int,

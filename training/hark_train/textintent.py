@@ -537,7 +537,7 @@ def run(
     max_seconds: float = 900,
     command: str = "",
     name: str = "text-intent",
-    word_vectors: Path | None = None,
+    word_vectors: wvec.WordVectors | Path | None = None,
     extra_words: int = 20000,
 ) -> dict:
     """Trains, evaluates and exports the text model of ``context`` into ``out``. With
@@ -584,7 +584,7 @@ def run(
         hidden=hidden,
         dropout=0.3,
         pretrained=pretrained,
-        learnt_vocab=trained_vocab if pretrained is not None else None,
+        learnt_vocab=trained_vocab,
     )
     hist = train(
         model,

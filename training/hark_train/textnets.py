@@ -30,7 +30,8 @@ class TextClassifier(nn.Module):
     (``[vocab_size, D]`` word vectors, stored as float16 and never trained), each token reads its
     vector next to a learnt ``emb``-wide embedding that only the first ``learnt_vocab`` ids have
     (the words seen in training); ids from ``learnt_vocab`` on, words known only from the
-    vectors, read the padding row (zeros, never trained) as their learnt part."""
+    vectors, read the padding row (zeros, never trained) as their learnt part. Without
+    ``pretrained``, ``learnt_vocab`` has no use and is ignored."""
 
     def __init__(
         self,

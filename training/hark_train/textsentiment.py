@@ -280,16 +280,17 @@ def run(
     command: str = "",
     dropout: float = 0.4,
     lr_decay: float = 1.0,
-    word_vectors: Path | None = None,
+    word_vectors: wvec.WordVectors | Path | None = None,
     extra_words: int = 40000,
     learnt_emb: int = 32,
     members: int = 1,
 ) -> dict:
-    """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (a path
-    ``wordvectors.load`` reads) the vocabulary gains the ``extra_words`` most frequent words of
-    the vectors and each token is read as its frozen vector plus a learnt ``learnt_emb``-wide
-    embedding; without, as a learnt ``emb``-wide embedding alone. ``members`` > 1 trains that
-    many networks from seeds ``seed``, ``seed + 1``, … and ships the mean of their outputs."""
+    """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (vectors
+    ``wordvectors.load`` read, or a path it reads) the vocabulary gains the ``extra_words`` most
+    frequent words of the vectors and each token is read as its frozen vector plus a learnt
+    ``learnt_emb``-wide embedding; without, as a learnt ``emb``-wide embedding alone.
+    ``members`` > 1 trains that many networks from seeds ``seed``, ``seed + 1``, … and ships
+    the mean of their outputs."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -315,27 +316,20 @@ def run(
     )
     tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
 
-    def member() -> TextClassifier:
-        if pretrained is None:
-            return TextClassifier(
-                len(tok.vocab), len(LABELS), emb=emb, hidden=hidden, dropout=dropout
-            )
-        return TextClassifier(
-            len(tok.vocab),
-            len(LABELS),
-            emb=learnt_emb,
-            hidden=hidden,
-            dropout=dropout,
-            pretrained=pretrained,
-            learnt_vocab=trained_vocab,
-        )
-
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
     nets, histories, member_evals = [], [], []
     for k in range(members):
         torch.manual_seed(seed + k)
-        net = member()
+        net = TextClassifier(
+            len(tok.vocab),
+            len(LABELS),
+            emb=emb if pretrained is None else learnt_emb,
+            hidden=hidden,
+            dropout=dropout,
+            pretrained=pretrained,
+            learnt_vocab=trained_vocab,
+        )
         hist = train(
             net,
             tr,

@@ -42,6 +42,7 @@ class WordVectorError(ValueError):
 class WordVectors:
     words: list[str]
     matrix: np.ndarray  # float32 [len(words), dim]
+    source: str = ""  # the path ``load`` read, for the metadata
 
     def __post_init__(self) -> None:
         if self.matrix.ndim != 2 or self.matrix.shape[0] != len(self.words):
@@ -79,12 +80,15 @@ def load(path: Path) -> WordVectors:
     folder (see the module docs)."""
     path = Path(path).expanduser()
     if path.is_dir():
-        return _load_saved(path)
-    if not path.is_file():
+        vectors = _load_saved(path)
+    elif not path.is_file():
         raise WordVectorError(f"{path}: no such word-vector file or folder")
-    if path.suffix == ".json":
-        return _load_wink(path)
-    return _load_glove_text(path)
+    elif path.suffix == ".json":
+        vectors = _load_wink(path)
+    else:
+        vectors = _load_glove_text(path)
+    vectors.source = str(path)
+    return vectors
 
 
 def _load_saved(folder: Path) -> WordVectors:
@@ -181,15 +185,19 @@ def table(tok: Tokenizer, vectors: WordVectors) -> tuple[np.ndarray, int]:
     return out, found
 
 
-def prepare(tok: Tokenizer, source: Path, extra_words: int) -> tuple[Tokenizer, np.ndarray, dict]:
-    """For a model trained on ``tok``'s vocabulary: the vocabulary extended from the vectors at
-    ``source`` (``extend_vocabulary``), its frozen table (``table``) and a note for the metadata
-    (``trained_vocab`` is the size of ``tok``'s vocabulary, the learnt part of the embedding)."""
-    vectors = load(source)
+def prepare(
+    tok: Tokenizer, vectors: WordVectors | Path, extra_words: int
+) -> tuple[Tokenizer, np.ndarray, dict]:
+    """For a model trained on ``tok``'s vocabulary: the vocabulary extended from ``vectors`` (or
+    the vectors ``load`` reads there; ``extend_vocabulary``), its frozen table (``table``) and a
+    note for the metadata (``trained_vocab`` is the size of ``tok``'s vocabulary, the learnt part
+    of the embedding)."""
+    if not isinstance(vectors, WordVectors):
+        vectors = load(vectors)
     extended = extend_vocabulary(tok, vectors, extra_words)
     matrix, found = table(extended, vectors)
     note = {
-        "source": str(source),
+        "source": vectors.source,
         "words": len(vectors.words),
         "dimensions": vectors.dim,
         "trained_vocab": len(tok.vocab),

@@ -133,16 +133,10 @@ def test_text_intent_export(ctx, tmp_path):
         check_onnx_io(paths["onnx"], bad)
 
 
-def test_text_sentiment_export(tmp_path):
-    torch.manual_seed(0)
-    texts = ["thanks that's perfect", "no that's wrong", "turn on the light", "awful", "great"]
-    tok = Tokenizer.build(texts, min_count=1)
-    data = [Example(tok.encode(t), y) for t, y in zip(texts, [2, 0, 1, 0, 2], strict=True)]
-    model = TextClassifier(len(tok.vocab), 3, emb=8, hidden=8)
-    train(model, data, data, epochs=2, batch_size=2)
-    paths = export_text(
+def _export_sentiment(model, tok: Tokenizer, golden_texts: list[str], out):
+    return export_text(
         model,
-        tmp_path,
+        out,
         "text-sentiment",
         kind="text-sentiment",
         labels=["negative", "neutral", "positive"],
@@ -151,8 +145,18 @@ def test_text_sentiment_export(tmp_path):
         output_shapes=[[1, 3]],
         extra={},
         training={"command": "test"},
-        golden_ids=[tok.encode(t) for t in texts],
+        golden_ids=[tok.encode(t) for t in golden_texts],
     )
+
+
+def test_text_sentiment_export(tmp_path):
+    torch.manual_seed(0)
+    texts = ["thanks that's perfect", "no that's wrong", "turn on the light", "awful", "great"]
+    tok = Tokenizer.build(texts, min_count=1)
+    data = [Example(tok.encode(t), y) for t, y in zip(texts, [2, 0, 1, 0, 2], strict=True)]
+    model = TextClassifier(len(tok.vocab), 3, emb=8, hidden=8)
+    train(model, data, data, epochs=2, batch_size=2)
+    paths = _export_sentiment(model, tok, texts, tmp_path)
     meta = _replay(paths)
     assert meta["io"]["outputs"] == [{"name": "sentiment", "shape": [1, 3], "dtype": "f32"}]
     assert "tags" not in meta["tokenizer"]
@@ -216,19 +220,7 @@ def test_text_sentiment_export_with_word_vectors(tmp_path):
         a = model(torch.tensor([tok.encode("superb")]))[0]
         b = model(torch.tensor([tok.encode("dreadful")]))[0]
     assert not torch.allclose(a, b)
-    paths = export_text(
-        model,
-        tmp_path,
-        "text-sentiment",
-        kind="text-sentiment",
-        labels=["negative", "neutral", "positive"],
-        tokenizer=tok.to_meta(),
-        output_names=["sentiment"],
-        output_shapes=[[1, 3]],
-        extra={},
-        training={"command": "test"},
-        golden_ids=[tok.encode(t) for t in golden],
-    )
+    paths = _export_sentiment(model, tok, golden, tmp_path)
     meta = _replay(paths)
     assert meta["tokenizer"]["vocab"][trained:] == ["superb", "dreadful"]
 
@@ -255,19 +247,7 @@ def test_text_sentiment_ensemble_export_shares_the_vectors(tmp_path):
         mean = torch.stack([n(x)[0] for n in nets]).mean(dim=0)
         torch.testing.assert_close(ens(x)[0], mean)
         torch.testing.assert_close(torch.softmax(ens.logits(x)[0], dim=-1), mean)
-    paths = export_text(
-        ens,
-        tmp_path,
-        "text-sentiment",
-        kind="text-sentiment",
-        labels=["negative", "neutral", "positive"],
-        tokenizer=tok.to_meta(),
-        output_names=["sentiment"],
-        output_shapes=[[1, 3]],
-        extra={},
-        training={"command": "test"},
-        golden_ids=[tok.encode(t) for t in ["great", "w12 w13", "no that's wrong"]],
-    )
+    paths = _export_sentiment(ens, tok, ["great", "w12 w13", "no that's wrong"], tmp_path)
     _replay(paths)
     table_bytes = pre.shape[0] * pre.shape[1] * 2
     assert table_bytes < paths["onnx"].stat().st_size < 1.5 * table_bytes

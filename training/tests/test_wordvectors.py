@@ -51,6 +51,7 @@ def test_formats_load_alike(tmp_path):
         got = wv.load(src)
         assert got.words == WORDS
         assert got.dim == 4
+        assert got.source == str(src)
         np.testing.assert_allclose(got.matrix, ref.matrix, atol=1e-5)
     # The converter's command line writes the saved form.
     wv.save(wv.load(tmp_path / "wink.json"), tmp_path / "converted")
@@ -83,24 +84,28 @@ def test_extend_vocabulary_and_table():
     np.testing.assert_allclose(m[ext.vocab.index("great")], v.get("great"))
 
 
-def test_bad_files_are_refused(tmp_path):
-    with pytest.raises(wv.WordVectorError, match="no such"):
-        wv.load(tmp_path / "missing.txt")
-    (tmp_path / "ragged.txt").write_text("a 1 2 3\nb 1 2\n")
-    with pytest.raises(wv.WordVectorError, match="ragged.txt:2"):
-        wv.load(tmp_path / "ragged.txt")
-    (tmp_path / "words.txt").write_text("a 1 x\n")
-    with pytest.raises(wv.WordVectorError, match="not a GloVe line"):
-        wv.load(tmp_path / "words.txt")
-    (tmp_path / "empty.txt").write_text("")
-    with pytest.raises(wv.WordVectorError, match="no vectors"):
-        wv.load(tmp_path / "empty.txt")
-    (tmp_path / "bad.json").write_text('{"words": ["a"]}')
-    with pytest.raises(wv.WordVectorError, match="wink-embeddings"):
-        wv.load(tmp_path / "bad.json")
-    (tmp_path / "folder").mkdir()
-    with pytest.raises(wv.WordVectorError, match="vectors.npy"):
-        wv.load(tmp_path / "folder")
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.txt", None, "no such"),
+        ("ragged.txt", "a 1 2 3\nb 1 2\n", "ragged.txt:2"),
+        ("words.txt", "a 1 x\n", "not a GloVe line"),
+        ("empty.txt", "", "no vectors"),
+        ("bad.json", '{"words": ["a"]}', "wink-embeddings"),
+        ("folder", "", "vectors.npy"),
+    ],
+)
+def test_bad_files_are_refused(tmp_path, name, content, message):
+    path = tmp_path / name
+    if name == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(wv.WordVectorError, match=message):
+        wv.load(path)
+
+
+def test_a_table_must_match_its_words():
     with pytest.raises(wv.WordVectorError, match="shape"):
         wv.WordVectors(["a", "b"], np.zeros((3, 2), dtype=np.float32))
 
@@ -117,3 +122,21 @@ def test_text_commands_refuse_bad_vectors_before_training(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["text-sentiment", "--out", str(tmp_path / "out"), "--members", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_prepare_takes_vectors_or_their_path(tmp_path):
+    tok = Tokenizer.build(["the good film", "the film"], min_count=1)
+    folder = wv.save(_vectors(), tmp_path / "saved")
+    loaded = wv.load(folder)
+    for vectors in (loaded, folder):
+        ext, matrix, note = wv.prepare(tok, vectors, extra_words=2)
+        assert ext.vocab == tok.vocab + ["n't", "do"]
+        assert matrix.shape == (7, 4)
+        assert note == {
+            "source": str(folder),
+            "words": len(WORDS),
+            "dimensions": 4,
+            "trained_vocab": 5,
+            "extra_words": 2,
+            "tokens_with_vector": 5,
+        }
