@@ -194,14 +194,22 @@ def _require_data(args) -> bool:
     return True
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _int_at_least(text, 0)
 
 
 def _word_vector_args(parser: argparse.ArgumentParser, extra_words: int) -> None:
@@ -421,6 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=800,
         help="extra training clips by the Kokoro voices (0: none; skipped when not installed)",
+    )
+    ph.add_argument(
+        "--noisy-copies",
+        type=_non_negative_int,
+        default=0,
+        help="extra copies of each training clip with noise at 0-15 dB SNR (default 0)",
     )
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)

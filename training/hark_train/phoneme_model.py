@@ -99,6 +99,8 @@ class OnnxRecogniser:
 WARM_ROUNDS = 6
 LR_DECAY = 0.85
 BATCH = 32
+#: SNR range (dB) of the extra noisy copies (``PhonemeConfig.noisy_copies``).
+NOISY_SNR = (0.0, 15.0)
 
 
 @dataclass
@@ -129,6 +131,9 @@ class PhonemeConfig:
     #: Extra training clips spoken by the ``kokoro`` family (texts drawn from the training
     #: texts, voices and speeds drawn per clip); 0, or the family not installed, leaves it out.
     kokoro_clips: int = 800
+    #: Extra augmented copies of each training clip with noise at ``NOISY_SNR`` (every copy
+    #: noisy) besides the standard one, for decoding in loud rooms; 0 keeps the two copies.
+    noisy_copies: int = 0
 
 
 def _default_context() -> Path:
@@ -199,8 +204,11 @@ def kokoro_items(cfg: PhonemeConfig, texts: list[str]) -> list[tuple[str, str, s
     return [(str(cache_path(cache, it.key)), it.text, "train") for it in plan if results[it.key].ok]
 
 
-def _bank_key(items: list[tuple[str, str, str]], seed: int, voice_spread: bool) -> str:
-    h = hashlib.sha256(f"v{PARSER_VERSION} {seed}{' spread' if voice_spread else ''}".encode())
+def _bank_key(
+    items: list[tuple[str, str, str]], seed: int, voice_spread: bool, noisy_copies: int = 0
+) -> str:
+    extra = (" spread" if voice_spread else "") + (f" noisy{noisy_copies}" if noisy_copies else "")
+    h = hashlib.sha256(f"v{PARSER_VERSION} {seed}{extra}".encode())
     for path, text, split in items:
         h.update(f"{Path(path).name}\t{text}\t{split}\n".encode())
     return h.hexdigest()[:16]
@@ -208,9 +216,11 @@ def _bank_key(items: list[tuple[str, str, str]], seed: int, voice_spread: bool) 
 
 def build_bank(cfg: PhonemeConfig, items, real: dict) -> list[tuple[np.ndarray, list[str], str]]:
     """Log-mel frames (float16), transcription and split of every example; cached in the work
-    folder. Training clips give two copies (clean, augmented), the others one clean copy."""
+    folder. Training clips give two copies (clean, augmented) and ``cfg.noisy_copies`` noisy
+    ones, the others one clean copy."""
     cfg.work.mkdir(parents=True, exist_ok=True)
-    path = cfg.work / f"bank-{_bank_key(items, cfg.seed, cfg.voice_spread)}.pkl"
+    key = _bank_key(items, cfg.seed, cfg.voice_spread, cfg.noisy_copies)
+    path = cfg.work / f"bank-{key}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)
@@ -226,9 +236,17 @@ def build_bank(cfg: PhonemeConfig, items, real: dict) -> list[tuple[np.ndarray, 
     ):
         x = read_audio(wav)
         rng = np.random.default_rng([cfg.seed, k])
-        for v in range(2 if split == "train" else 1):
+        for v in range(2 + cfg.noisy_copies if split == "train" else 1):
+            noisy = v >= 2
             y = intent_mod.command_copy(
-                x, rng, v == 0, noises, rirs, p_noise=0.8, snr_range=(5.0, 25.0), **voice
+                x,
+                rng,
+                v == 0,
+                noises,
+                rirs,
+                p_noise=1.0 if noisy else 0.8,
+                snr_range=NOISY_SNR if noisy else (5.0, 25.0),
+                **voice,
             )
             out.append((fe(y).astype(np.float16), known[text], split))
     tmp = path.with_suffix(".tmp")
@@ -426,6 +444,7 @@ def run(cfg: PhonemeConfig) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     training = {
         "voice_spread": cfg.voice_spread,
+        "noisy_copies": cfg.noisy_copies,
         "kokoro_clips": sum(1 for w, _, _ in items if Path(w).is_relative_to(kokoro_cache(cfg))),
         "command": cfg.command,
         "commit": git_commit(),
@@ -466,6 +485,17 @@ def _voice(training: dict) -> str:
     return (
         f"speed {v['speed_range'][0]}–{v['speed_range'][1]} (p {v['p_speed']}) and vocal-tract "
         f"length {v['vtlp_range'][0]}–{v['vtlp_range'][1]} (p {v['p_vtlp']}) perturbation{eq}"
+    )
+
+
+def _noisy(training: dict) -> str:
+    n = training.get("noisy_copies", 0)
+    if not n:
+        return ""
+    copies = "one more copy" if n == 1 else f"{n} more copies"
+    return (
+        f"; then {copies} with real noise at {NOISY_SNR[0]:g}–{NOISY_SNR[1]:g} dB and the same "
+        "augmentation"
     )
 
 
@@ -518,8 +548,8 @@ Synthetic speech only, from the caches of `python -m hark_train intent` (default
 `python -m hark_train keyword`: commands, corpus sentences (HWU64, SST-2 texts), wake words and
 confusable words, spoken by espeak-ng, mbrola, flite, festival and Piper voices{_kokoro(tr)}. The
 SVOX Pico family is held out. Examples: {tr["examples"]} (each training clip twice: clean, and
-with real noise at 5–25 dB, a room impulse response and {_voice(tr)}; SpecAugment masks in
-training). Targets: espeak-ng's transcription of the text (stress marks dropped).
+with real noise at 5–25 dB, a room impulse response and {_voice(tr)}{_noisy(tr)}; SpecAugment
+masks in training). Targets: espeak-ng's transcription of the text (stress marks dropped).
 
 - TTS engines: GPL-3 / various free licences; output unrestricted (mbrola voice databases:
   non-commercial use){_kokoro_licence(tr)}
@@ -577,6 +607,7 @@ def main_args(args) -> int:
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         voice_spread=args.voice_spread,
         kokoro_clips=args.kokoro_clips,
+        noisy_copies=args.noisy_copies,
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     ev = run(cfg)

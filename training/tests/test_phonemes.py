@@ -70,3 +70,41 @@ def test_phoneme_targets_leave_unknown_speech_without_a_target(tmp_path: Path) -
     assert targets[1] is None
     assert targets[0] and targets[2][: len(targets[0])] == targets[0]
     assert all(1 <= t <= len(inv) for t in targets[2])
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_noisy_copies_add_noisier_training_examples_only(tmp_path: Path) -> None:
+    import numpy as np
+
+    from hark_train.audio import write_wav
+    from hark_train.phoneme_model import PhonemeConfig, build_bank
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    speech = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(
+        np.float32
+    )
+    noise = (0.1 * rng.standard_normal(32000)).astype(np.float32)
+    write_wav(tmp_path / "a.wav", speech)
+    write_wav(tmp_path / "noise.wav", noise)
+    items = [(str(tmp_path / "a.wav"), "turn on", s) for s in ("train", "valid")]
+    real = {"train_noise": [tmp_path / "noise.wav"]}
+
+    def bank(n: int):
+        cfg = PhonemeConfig(data=tmp_path, out=tmp_path, work=tmp_path / "w", noisy_copies=n)
+        return build_bank(cfg, items, real)
+
+    plain, noisy = bank(0), bank(2)
+    assert [s for _, _, s in plain] == ["train", "train", "valid"]
+    assert [s for _, _, s in noisy] == ["train"] * 4 + ["valid"]
+    # The same seed draws the first copies alike; the extra ones bury the quiet padding in
+    # noise, so their frames span a smaller range of levels than the clean copy's.
+    np.testing.assert_allclose(plain[0][0].astype(np.float32), noisy[0][0].astype(np.float32))
+
+    def level_range(f) -> float:
+        level = f.astype(np.float32).max(1)
+        return float(np.percentile(level, 95) - np.percentile(level, 5))
+
+    ranges = [level_range(f) for f, _, _ in noisy]
+    assert max(ranges[2:4]) < ranges[0] / 2, ranges
+    assert len(list((tmp_path / "w").glob("bank-*.pkl"))) == 2
