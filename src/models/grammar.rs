@@ -17,7 +17,8 @@
 //! equal phonemes in a row need the blank between them. Junctions are entered and left within a
 //! frame, in topological order. The best path names the intent and the slot values; its score
 //! against the best unconstrained path (the *gap*, per frame) says how well the command fits.
-//! This is the Python `Decoder` line for line; `tests/grammar_golden.rs` replays its decodes.
+//! A model may divide the posteriors by their prior first ([`PhonemePrior`]); both paths are then
+//! scored on the divided values. This is the Python `Decoder` line for line; `tests/grammar_golden.rs` replays its decodes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -99,6 +100,26 @@ pub enum GraphError {
     /// Fewer than the start and end junctions.
     #[error("the phoneme graph needs at least the start and end junctions")]
     Empty,
+    /// The phoneme prior does not fit the recogniser.
+    #[error("the phoneme prior has {values} values for {classes} classes, or one is not finite")]
+    Prior {
+        /// Values of the prior.
+        values: usize,
+        /// Classes the recogniser outputs (phonemes + blank).
+        classes: usize,
+    },
+}
+
+/// Scaled division of the recogniser's posteriors by their prior before the search: each
+/// frame's `log p(k)` becomes `log p(k) - scale · log_prior[k]` (class 0 is the blank). The
+/// training pipeline estimates the prior (`hark_train.grammar_graph.PhonemePrior`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhonemePrior {
+    /// The power of the prior divided out (0: none).
+    pub scale: f64,
+    /// Log of each class's mean posterior.
+    pub log_prior: Vec<f64>,
 }
 
 /// A predecessor: a state (the previous frame's value) or a junction.
@@ -147,6 +168,9 @@ pub struct GrammarDecoder {
     eps_intent: HashMap<(usize, usize), String>,
     /// Classes per frame the recogniser outputs (phonemes + blank).
     classes: usize,
+    /// Per class: what is subtracted from its log-probability before the search (the scaled
+    /// log prior; zeros without one).
+    offsets: Vec<f64>,
 }
 
 fn check_junction(what: impl Fn() -> String, j: usize, n: usize) -> Result<(), GraphError> {
@@ -256,7 +280,24 @@ impl GrammarDecoder {
             junction_order,
             eps_intent,
             classes: phones + 1,
+            offsets: vec![0.0; phones + 1],
         })
+    }
+
+    /// The same decoder dividing the posteriors by `prior` first.
+    pub fn with_prior(mut self, prior: &PhonemePrior) -> Result<Self, GraphError> {
+        let bad = GraphError::Prior {
+            values: prior.log_prior.len(),
+            classes: self.classes,
+        };
+        if prior.log_prior.len() != self.classes
+            || !prior.scale.is_finite()
+            || prior.log_prior.iter().any(|v| !v.is_finite())
+        {
+            return Err(bad);
+        }
+        self.offsets = prior.log_prior.iter().map(|v| prior.scale * v).collect();
+        Ok(self)
     }
 
     /// Number of search states.
@@ -300,7 +341,8 @@ impl GrammarDecoder {
                 if v2 > best {
                     (k, best) = (2, v2);
                 }
-                next[s] = best + f64::from(row[usize::from(self.sym[s])]);
+                let class = usize::from(self.sym[s]);
+                next[s] = best + (f64::from(row[class]) - self.offsets[class]);
                 bp[s] = k;
             }
             next[n_s..].fill(NEG);
@@ -312,10 +354,10 @@ impl GrammarDecoder {
             .map(|t| {
                 logp[t * c..(t + 1) * c]
                     .iter()
-                    .copied()
-                    .fold(f32::NEG_INFINITY, f32::max)
+                    .zip(&self.offsets)
+                    .map(|(&v, off)| f64::from(v) - off)
+                    .fold(f64::NEG_INFINITY, f64::max)
             })
-            .map(f64::from)
             .sum();
         if score <= NEG / 2.0 {
             return Decoded {
@@ -542,6 +584,66 @@ mod tests {
         let none = d.decode(&frames(&[1]));
         assert_eq!(none.intent, None);
         assert!(none.score < -1e29);
+    }
+
+    /// Frames favouring `seq`, but the third frame torn between classes 2 (0.5) and 3 (0.4).
+    fn torn() -> Vec<f32> {
+        let mut lp = frames(&[0, 1, 2, 0]);
+        lp[8..12].copy_from_slice(&[0.05f32.ln(), 0.05f32.ln(), 0.5f32.ln(), 0.4f32.ln()]);
+        lp
+    }
+
+    #[test]
+    fn the_prior_favours_a_class_more_likely_than_usual() {
+        let plain = toy();
+        assert_eq!(plain.decode(&torn()).intent.as_deref(), Some("ab"));
+        // Class 2 is usually likely, class 3 rare: 0.4 for class 3 is the stronger evidence.
+        let prior = PhonemePrior {
+            scale: 1.0,
+            log_prior: vec![0.6f64.ln(), 0.2f64.ln(), 0.15f64.ln(), 0.05f64.ln()],
+        };
+        let divided = toy().with_prior(&prior).expect("prior").decode(&torn());
+        assert_eq!(divided.intent.as_deref(), Some("ac"));
+        assert_eq!(divided.slots["x"].0, "C");
+    }
+
+    #[test]
+    fn a_flat_prior_changes_no_decode() {
+        let flat = PhonemePrior {
+            scale: 0.8,
+            log_prior: vec![0.25f64.ln(); 4],
+        };
+        for seq in [
+            &[0, 1, 1, 0, 2, 0][..],
+            &[0, 1, 3, 3, 0],
+            &[0, 1, 2, 2, 1, 0],
+        ] {
+            let (a, b) = (
+                toy().decode(&frames(seq)),
+                toy().with_prior(&flat).expect("prior").decode(&frames(seq)),
+            );
+            assert_eq!((&a.intent, &a.slots), (&b.intent, &b.slots));
+            assert!(
+                (a.gap() - b.gap()).abs() < 1e-9,
+                "{} vs {}",
+                a.gap(),
+                b.gap()
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_prior_that_does_not_fit() {
+        for log_prior in [vec![0.0; 3], vec![0.0, 0.0, f64::NAN, 0.0]] {
+            let prior = PhonemePrior {
+                scale: 1.0,
+                log_prior,
+            };
+            assert!(matches!(
+                toy().with_prior(&prior),
+                Err(GraphError::Prior { classes: 4, .. })
+            ));
+        }
     }
 
     #[test]

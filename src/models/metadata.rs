@@ -279,6 +279,10 @@ pub struct GrammarSpec {
     pub phonemes: String,
     /// The context's phoneme graph.
     pub graph: super::grammar::PhonemeGraph,
+    /// The posteriors are divided by this prior before the search (models built before it
+    /// decode the posteriors as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<super::grammar::PhonemePrior>,
     /// How a decode is judged a command (models built before the judge have the two
     /// thresholds below instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -212,6 +212,16 @@ def _non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value >= 0.0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, not {text}")
+    return value
+
+
 def _word_vector_args(parser: argparse.ArgumentParser, extra_words: int) -> None:
     parser.add_argument(
         "--word-vectors",
@@ -351,6 +361,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.85,
         help="share of the validation commands decoded right that the judge accepts",
+    )
+    gr.add_argument(
+        "--prior-scale",
+        type=_non_negative_float,
+        default=0.8,
+        help="divide the recogniser's posteriors by their prior to this power before decoding "
+        "(0: not at all; default 0.8)",
     )
     gr.add_argument(
         "--force",

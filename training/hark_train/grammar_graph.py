@@ -156,6 +156,35 @@ def compile_context(ctx: Context, lex: dict[str, list[int]]) -> PhonemeGraph:
 
 
 @dataclass
+class PhonemePrior:
+    """Scaled division of the recogniser's posteriors by their prior before the search:
+    ``log p(k | frame) - scale * log_prior[k]``, the hybrid-recogniser rule. CTC training makes
+    the blank win most frames (about 70% of the posterior mass), so a path through a grammar
+    prefers skipping a phoneme to reading a weak one; dividing by the prior scores each phoneme by
+    how much more likely the frame makes it than usual."""
+
+    scale: float
+    log_prior: np.ndarray
+
+    def apply(self, logp: np.ndarray) -> np.ndarray:
+        return logp - self.scale * self.log_prior
+
+    @classmethod
+    def estimate(cls, logps, scale: float) -> PhonemePrior:
+        """The mean posterior of every label over all frames of ``logps`` (``[T, P + 1]`` each)."""
+        frames = np.concatenate([np.asarray(lp, np.float64) for lp in logps])
+        mean = np.exp(frames).mean(0)
+        return cls(float(scale), np.log(np.maximum(mean, 1e-12)))
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"scale": self.scale, "log_prior": [round(float(v), 6) for v in self.log_prior]}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> PhonemePrior:
+        return cls(float(meta["scale"]), np.asarray(meta["log_prior"], np.float64))
+
+
+@dataclass
 class Decoded:
     intent: str | None
     #: slot name → (value, words said)
@@ -174,8 +203,9 @@ class Decoded:
 class Decoder:
     """Viterbi search of a ``PhonemeGraph`` over CTC log-probabilities ``[T, P + 1]``."""
 
-    def __init__(self, g: PhonemeGraph) -> None:
+    def __init__(self, g: PhonemeGraph, prior: PhonemePrior | None = None) -> None:
         self.g = g
+        self.prior = prior
         sym: list[int] = []
         chain_of: list[int] = []
         preds: list[list[int]] = []  # per state: state ids, or ~junction for a junction
@@ -265,7 +295,11 @@ class Decoder:
         return bp
 
     def decode(self, logp: np.ndarray) -> Decoded:
+        """The best path for the recogniser's log-probabilities ``[T, P + 1]`` (divided by the
+        prior first, when the decoder has one)."""
         logp = np.asarray(logp, np.float64)
+        if self.prior is not None:
+            logp = self.prior.apply(logp)
         T = len(logp)
         n_s, n_j = self.n_s, self.n_j
         buf = np.full(n_s + n_j + 1, _NEG)

@@ -1148,6 +1148,18 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
     real = ev.get("real_non_command", {})
     used = "graph" in grammar
     title = "what the runtime uses" if used else "measured, not used"
+
+    def _prior_text(g: dict) -> str:
+        prior = g.get("prior")
+        if not prior:
+            return ""
+        return (
+            f" on the recogniser's log-probabilities less {prior['scale']:g} × the log of each"
+            " phoneme's prior (its mean posterior over the validation clips): a phoneme scores"
+            " by how much more likely a frame makes it than usual, so the blank, which wins most"
+            " frames, no longer makes skipping a weak phoneme cheaper than reading it"
+        )
+
     why = (
         f"It is used because it understands more of the validation commands than the intent"
         f" network's own decoding ({_p(val.get('command_acceptance'))} against"
@@ -1171,7 +1183,7 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
 
 The phoneme recogniser `{grammar["phonemes"]}.onnx` (its own card: `{grammar["phonemes"]}.md`)
 reads the command; the context, compiled into a phoneme graph{size}, is searched for the best
-path (Viterbi, CTC topology). The path names the intent
+path (Viterbi, CTC topology){_prior_text(grammar)}. The path names the intent
 and every slot value. {_judge_text(ev, grammar)} On the validation commands (trained voice
 families, clips never trained on), command acceptance is {_p(val.get("command_acceptance"))} and
 {_p(val.get("false_acceptance"))} of the validation chatter is accepted. Added by

@@ -35,13 +35,14 @@ class _Grammar:
     def __init__(self, model_dir: Path, grammar: dict) -> None:
         import onnxruntime as ort
 
-        from .grammar_graph import Decoder, PhonemeGraph
+        from .grammar_graph import Decoder, PhonemeGraph, PhonemePrior
         from .grammar_intent import Judge
 
         stem = grammar["phonemes"]
         self.meta = json.loads((model_dir / f"{stem}.json").read_text())
         self.sess = ort.InferenceSession(str(model_dir / f"{stem}.onnx"))
-        self.decoder = Decoder(PhonemeGraph.from_meta(grammar["graph"]))
+        prior = PhonemePrior.from_meta(grammar["prior"]) if "prior" in grammar else None
+        self.decoder = Decoder(PhonemeGraph.from_meta(grammar["graph"]), prior)
         self.judge = Judge.from_meta(grammar["judge"]) if "judge" in grammar else None
         self.thresholds = (grammar.get("gap_threshold"), grammar.get("out_of_grammar_threshold"))
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from hark_train.grammar import parse_context
-from hark_train.grammar_graph import Decoder, PhonemeGraph, compile_context, spoken_units
+from hark_train.grammar_graph import (
+    Decoder,
+    PhonemeGraph,
+    PhonemePrior,
+    compile_context,
+    spoken_units,
+)
 
 CONTEXT = """
 context:
@@ -96,3 +102,38 @@ def test_a_word_without_known_phonemes_is_a_clear_error() -> None:
     lex["switch"] = []
     with pytest.raises(ValueError, match="'switch'"):
         compile_context(ctx, lex)
+
+
+def test_the_prior_is_the_mean_posterior_and_round_trips() -> None:
+    a = np.log(np.array([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25]]))
+    b = np.log(np.array([[0.9, 0.05, 0.05]]))
+    prior = PhonemePrior.estimate([a, b], 0.8)
+    np.testing.assert_allclose(np.exp(prior.log_prior), [0.7, 0.5 / 3, 0.4 / 3], atol=1e-12)
+    again = PhonemePrior.from_meta(prior.to_meta())
+    assert again.scale == 0.8
+    np.testing.assert_allclose(again.log_prior, prior.log_prior, atol=1e-6)
+
+
+def test_a_decoder_with_a_prior_decodes_the_divided_posteriors() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    g = compile_context(ctx, lex)
+    z = _posteriors("turn off the fan", alphabet, 1.0, seed=3)
+    prior = PhonemePrior.estimate([z, _posteriors("switch light on", alphabet)], 0.8)
+    with_prior = Decoder(g, prior).decode(z)
+    by_hand = Decoder(g).decode(z - 0.8 * prior.log_prior)
+    assert (with_prior.intent, with_prior.slots) == (by_hand.intent, by_hand.slots)
+    assert abs(with_prior.score - by_hand.score) < 1e-9
+    assert abs(with_prior.free - by_hand.free) < 1e-9
+
+
+def test_a_flat_prior_changes_no_decode() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    g = compile_context(ctx, lex)
+    flat = PhonemePrior(0.8, np.full(len(alphabet) + 1, np.log(1 / (len(alphabet) + 1))))
+    for said in ("please turn on the light", "switch fan on", "the fan off"):
+        z = _posteriors(said, alphabet, 0.5)
+        a, b = Decoder(g).decode(z), Decoder(g, flat).decode(z)
+        assert (a.intent, a.slots) == (b.intent, b.slots)
+        assert abs(a.gap - b.gap) < 1e-9

@@ -265,6 +265,8 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert "command_acceptance" in meta["evaluation"]["grammar"]["network_validation"]
     g = meta["intent"]["grammar"]
     assert g["phonemes"] == "phonemes" and g["graph"]["junctions"] > 2
+    assert g["prior"]["scale"] == 0.8 and len(g["prior"]["log_prior"]) == len(pmeta["labels"])
+    assert meta["evaluation"]["grammar"]["prior_scale"] == 0.8
     j = g["judge"]
     assert "gap_threshold" not in g and 0.0 < j["threshold"] <= 1.0
     assert set(j) == {"gap", "out_of_grammar_logit", "intent_log_posterior", "bias", "threshold"}
@@ -396,6 +398,16 @@ def test_sentiment_cli_refuses_fewer_than_one_member(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["sentiment", "--out", "/nonexistent", "--members", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["-0.1", "nan", "inf", "x"])
+def test_grammar_cli_refuses_a_bad_prior_scale(scale: str, capsys) -> None:
+    from hark_train.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["grammar", "--context", "c.yaml", "--model-dir", ".", "--phonemes", ".",
+              "--prior-scale", scale])  # fmt: skip
+    assert e.value.code == 2 and "--prior-scale" in capsys.readouterr().err
 
 
 def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
