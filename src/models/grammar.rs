@@ -18,7 +18,8 @@
 //! frame, in topological order. The best path names the intent and the slot values; its score
 //! against the best unconstrained path (the *gap*, per frame) says how well the command fits.
 //! A model may divide the posteriors by their prior first ([`PhonemePrior`]); both paths are then
-//! scored on the divided values. This is the Python `Decoder` line for line; `tests/grammar_golden.rs` replays its decodes.
+//! scored on the divided values. This is the Python `Decoder` line for line; `tests/models.rs`
+//! replays its golden decodes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -100,14 +101,17 @@ pub enum GraphError {
     /// Fewer than the start and end junctions.
     #[error("the phoneme graph needs at least the start and end junctions")]
     Empty,
-    /// The phoneme prior does not fit the recogniser.
-    #[error("the phoneme prior has {values} values for {classes} classes, or one is not finite")]
-    Prior {
+    /// The phoneme prior has a value per class of another recogniser.
+    #[error("the phoneme prior has {values} values, the recogniser {classes} classes")]
+    PriorLength {
         /// Values of the prior.
         values: usize,
         /// Classes the recogniser outputs (phonemes + blank).
         classes: usize,
     },
+    /// The phoneme prior's scale or a value of it is not a finite number.
+    #[error("the phoneme prior's scale and values must be finite numbers")]
+    PriorNotFinite,
 }
 
 /// Scaled division of the recogniser's posteriors by their prior before the search: each
@@ -286,15 +290,14 @@ impl GrammarDecoder {
 
     /// The same decoder dividing the posteriors by `prior` first.
     pub fn with_prior(mut self, prior: &PhonemePrior) -> Result<Self, GraphError> {
-        let bad = GraphError::Prior {
-            values: prior.log_prior.len(),
-            classes: self.classes,
-        };
-        if prior.log_prior.len() != self.classes
-            || !prior.scale.is_finite()
-            || prior.log_prior.iter().any(|v| !v.is_finite())
-        {
-            return Err(bad);
+        if prior.log_prior.len() != self.classes {
+            return Err(GraphError::PriorLength {
+                values: prior.log_prior.len(),
+                classes: self.classes,
+            });
+        }
+        if !prior.scale.is_finite() || prior.log_prior.iter().any(|v| !v.is_finite()) {
+            return Err(GraphError::PriorNotFinite);
         }
         self.offsets = prior.log_prior.iter().map(|v| prior.scale * v).collect();
         Ok(self)
@@ -634,15 +637,22 @@ mod tests {
 
     #[test]
     fn refuses_a_prior_that_does_not_fit() {
-        for log_prior in [vec![0.0; 3], vec![0.0, 0.0, f64::NAN, 0.0]] {
-            let prior = PhonemePrior {
-                scale: 1.0,
-                log_prior,
-            };
-            assert!(matches!(
-                toy().with_prior(&prior),
-                Err(GraphError::Prior { classes: 4, .. })
-            ));
+        let prior = |scale: f64, log_prior: Vec<f64>| PhonemePrior { scale, log_prior };
+        assert_eq!(
+            toy().with_prior(&prior(1.0, vec![0.0; 3])).err(),
+            Some(GraphError::PriorLength {
+                values: 3,
+                classes: 4
+            })
+        );
+        for bad in [
+            prior(1.0, vec![0.0, 0.0, f64::NAN, 0.0]),
+            prior(f64::INFINITY, vec![0.0; 4]),
+        ] {
+            assert_eq!(
+                toy().with_prior(&bad).err(),
+                Some(GraphError::PriorNotFinite)
+            );
         }
     }
 

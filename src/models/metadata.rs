@@ -327,6 +327,19 @@ pub enum GrammarAcceptance {
 }
 
 impl GrammarSpec {
+    /// The search of this graph over a recogniser with `phones` phonemes (and the blank),
+    /// dividing by the prior when the spec has one.
+    pub fn decoder(
+        &self,
+        phones: usize,
+    ) -> Result<super::grammar::GrammarDecoder, super::grammar::GraphError> {
+        let decoder = super::grammar::GrammarDecoder::new(self.graph.clone(), phones)?;
+        match &self.prior {
+            Some(prior) => decoder.with_prior(prior),
+            None => Ok(decoder),
+        }
+    }
+
     /// The acceptance rule: a judge with finite weights and a threshold in (0, 1], or (without
     /// a judge) both thresholds, the gap at most 0 and the posterior in (0, 1].
     pub fn acceptance(&self) -> Result<GrammarAcceptance, String> {
@@ -760,6 +773,24 @@ mod tests {
             v[k] = x.clone();
         }
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_grammar_decoder_takes_the_specs_prior_if_it_fits_the_recogniser() {
+        use crate::models::grammar::GraphError;
+        let plain = grammar_spec(serde_json::json!({}));
+        assert!(plain.decoder(3).is_ok());
+        let with_prior = grammar_spec(
+            serde_json::json!({"prior": {"scale": 0.8, "log_prior": [-0.4, -2.0, -2.0, -2.0]}}),
+        );
+        assert!(with_prior.decoder(3).is_ok());
+        assert_eq!(
+            with_prior.decoder(5).err(),
+            Some(GraphError::PriorLength {
+                values: 4,
+                classes: 6
+            })
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
-use super::grammar::{Decoded, GrammarDecoder, GraphError};
+use super::grammar::{Decoded, GrammarDecoder};
 use super::graph::read_f32;
 use super::set::Normaliser;
 use super::{
@@ -148,15 +148,12 @@ impl Grammar {
     fn load(json: &Path, spec: &GrammarSpec) -> Result<Self, ModelError> {
         let dir = json.parent().unwrap_or(Path::new("."));
         let phonemes = PhonemeModel::load(&dir.join(format!("{}.json", spec.phonemes)))?;
-        let bad_graph = |e: GraphError| ModelError::Metadata {
-            path: json.to_path_buf(),
-            message: format!("grammar: {e}"),
-        };
-        let mut decoder =
-            GrammarDecoder::new(spec.graph.clone(), phonemes.phonemes()).map_err(bad_graph)?;
-        if let Some(prior) = &spec.prior {
-            decoder = decoder.with_prior(prior).map_err(bad_graph)?;
-        }
+        let decoder = spec
+            .decoder(phonemes.phonemes())
+            .map_err(|e| ModelError::Metadata {
+                path: json.to_path_buf(),
+                message: format!("grammar: {e}"),
+            })?;
         let acceptance = spec.acceptance().map_err(|message| ModelError::Metadata {
             path: json.to_path_buf(),
             message,

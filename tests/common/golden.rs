@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use hark::audio::{AudioSource, FileSource, read_all};
 use hark::features::{FeatureKind, FeatureMatrix, FrontEnd, FrontEndParams, Pcen, npy};
-use hark::models::grammar::GrammarDecoder;
 use hark::models::set::Normaliser;
 use hark::models::tokenizer::{Tokenizer, TokenizerSpec};
 use hark::models::{Graph, ModelMetadata, read_f32, tensor_f32};
@@ -232,10 +231,7 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
         .ok_or("models/intent.json has no grammar")?;
     let phonemes = ModelMetadata::load(&shipped_models().join(format!("{}.json", spec.phonemes)))
         .map_err(err)?;
-    let mut decoder = GrammarDecoder::new(spec.graph, phonemes.labels.len() - 1).map_err(err)?;
-    if let Some(prior) = &spec.prior {
-        decoder = decoder.with_prior(prior).map_err(err)?;
-    }
+    let decoder = spec.decoder(phonemes.labels.len() - 1).map_err(err)?;
     let text = std::fs::read_to_string(shipped_models().join("intent.grammar-golden.json"))
         .map_err(err)?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(err)?;

@@ -1124,6 +1124,19 @@ def _judge_text(ev: dict, grammar: dict) -> str:
     )
 
 
+def _prior_text(grammar: dict) -> str:
+    """The card's words for the grammar's phoneme prior ("" without one)."""
+    prior = grammar.get("prior")
+    if not prior:
+        return ""
+    return (
+        f" on the recogniser's log-probabilities less {prior['scale']:g} × the log of each"
+        " phoneme's prior (its mean posterior over the validation clips): a phoneme scores"
+        " by how much more likely a frame makes it than usual, so the blank, which wins most"
+        " frames, no longer makes skipping a weak phoneme cheaper than reading it"
+    )
+
+
 def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None) -> str:
     """The card's section on grammar decoding (``grammar_intent``)."""
     conds = ["clean"] + [f"snr_{s}db" for s in SNRS]
@@ -1148,17 +1161,6 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
     real = ev.get("real_non_command", {})
     used = "graph" in grammar
     title = "what the runtime uses" if used else "measured, not used"
-
-    def _prior_text(g: dict) -> str:
-        prior = g.get("prior")
-        if not prior:
-            return ""
-        return (
-            f" on the recogniser's log-probabilities less {prior['scale']:g} × the log of each"
-            " phoneme's prior (its mean posterior over the validation clips): a phoneme scores"
-            " by how much more likely a frame makes it than usual, so the blank, which wins most"
-            " frames, no longer makes skipping a weak phoneme cheaper than reading it"
-        )
 
     why = (
         f"It is used because it understands more of the validation commands than the intent"

@@ -276,6 +276,7 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert golden["cases"] and all(len(c["logp"]["shape"]) == 2 for c in golden["cases"])
     card = (cfg.out / "intent.md").read_text()
     assert "## Grammar decoding" in card and card.endswith("kept\n")
+    assert "less 0.8 × the log of each phoneme's prior" in card
     for ext in ("onnx", "json"):
         assert (cfg.out / f"phonemes.{ext}").exists()
 
