@@ -279,6 +279,20 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
                 format!("  of which grammar search ({} states)", decoder.states()),
                 start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
             ));
+            // The margin's searches run only for a decode the judge's score accepts; measured
+            // here whatever the score, as the most a command can cost.
+            let decoded = decoder.decode(&logp);
+            if decoded.intent.is_some() {
+                let searches = 1 + decoded.slots.len();
+                let start = Instant::now();
+                for _ in 0..repeats {
+                    std::hint::black_box(decoder.margin(&logp, &decoded));
+                }
+                per_command_ms.push((
+                    format!("  and the margin's {searches} searches, when the score accepts"),
+                    start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
+                ));
+            }
         }
     }
     if let Some(verifier) = models.keyword.as_ref().and_then(|m| m.verifier()) {

@@ -481,6 +481,28 @@ fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
     assert_eq!(strict["understood"], false, "{strict}");
     let score = lenient["confidence"].as_f64().unwrap();
     assert!(score > 0.0 && score < 1.0, "{lenient}");
+    // The margin is a second condition: a score the threshold accepts is refused when another
+    // meaning comes closer than `min_margin`.
+    let margin = |min_margin: f64| {
+        shipped_intent_event(|m| {
+            let j = &mut m["intent"]["grammar"]["judge"];
+            j["threshold"] = 1e-6.into();
+            j["min_margin"] = min_margin.into();
+        })
+    };
+    assert_eq!(margin(0.0)["understood"], true);
+    let unclear = margin(0.999);
+    assert_eq!(unclear["understood"], false, "{unclear}");
+    assert_eq!(unclear["intent"], lenient["intent"]);
+    let out = listen_with_shipped_intent(|m| {
+        m["intent"]["grammar"]["judge"]["min_margin"] = (-0.5).into();
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("intent.json") && stderr.contains("min_margin"),
+        "{stderr}"
+    );
 
     let thresholds = |gap: f64| {
         shipped_intent_event(|m| {

@@ -32,6 +32,9 @@ pub const END: usize = 1;
 
 const NEG: f64 = -1e30;
 
+/// The margin of a decode that no path of another meaning can follow (per frame).
+pub const MARGIN_CAP: f64 = 1.0;
+
 /// One word or slot phrase between two junctions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +173,10 @@ pub struct GrammarDecoder {
     junction_order: Vec<(usize, Vec<Pred>)>,
     /// (from, to) → intent.
     eps_intent: HashMap<(usize, usize), String>,
+    /// Per intent: the chains of its expressions.
+    intent_chains: HashMap<String, Vec<usize>>,
+    /// Per (slot name, value): the chains that say it.
+    slot_chains: HashMap<(String, String), Vec<usize>>,
     /// Classes per frame the recogniser outputs (phonemes + blank).
     classes: usize,
     /// Per class: what is subtracted from its log-probability before the search (the scaled
@@ -276,6 +283,16 @@ impl GrammarDecoder {
                 out
             })
             .collect();
+        let intent_chains = intent_chains(&graph);
+        let mut slot_chains: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (ci, c) in graph.chains.iter().enumerate() {
+            if let Some((name, value, _)) = &c.slot {
+                slot_chains
+                    .entry((name.clone(), value.clone()))
+                    .or_default()
+                    .push(ci);
+            }
+        }
         Ok(Self {
             graph,
             sym,
@@ -283,6 +300,8 @@ impl GrammarDecoder {
             pred_slots,
             junction_order,
             eps_intent,
+            intent_chains,
+            slot_chains,
             classes: phones + 1,
             offsets: vec![0.0; phones + 1],
         })
@@ -387,6 +406,61 @@ impl GrammarDecoder {
         }
     }
 
+    /// How much better per frame the decode `d` of `logp` is than the best path that means
+    /// something else: another intent, or not one of `d`'s slot values (each found by a search
+    /// with that intent's or that value's chains closed). [`MARGIN_CAP`] when no such path
+    /// reaches the end; `None` for a decode without an intent (or one this graph cannot have
+    /// made).
+    pub fn margin(&self, logp: &[f32], d: &Decoded) -> Option<f64> {
+        let intent = d.intent.as_ref()?;
+        let mut closed = vec![self.intent_chains.get(intent)?];
+        for (name, (value, _)) in &d.slots {
+            closed.push(self.slot_chains.get(&(name.clone(), value.clone()))?);
+        }
+        let other = closed
+            .into_iter()
+            .map(|chains| self.best_score(logp, chains))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if other <= NEG / 2.0 {
+            return Some(MARGIN_CAP);
+        }
+        let frames = (logp.len() / self.classes).max(1) as f64;
+        Some(((d.score - other) / frames).clamp(0.0, MARGIN_CAP))
+    }
+
+    /// The best path's score with the chains `closed`.
+    fn best_score(&self, logp: &[f32], closed: &[usize]) -> f64 {
+        let mut shut = vec![false; self.graph.chains.len()];
+        for &ci in closed {
+            shut[ci] = true;
+        }
+        let c = self.classes;
+        let n_s = self.sym.len();
+        let n_j = self.graph.junctions;
+        let mut buf = vec![NEG; n_s + n_j + 1];
+        buf[n_s + START] = 0.0;
+        self.settle(&mut buf);
+        let mut next = vec![NEG; n_s + n_j + 1];
+        for t in 0..logp.len() / c {
+            let row = &logp[t * c..(t + 1) * c];
+            for (s, slots) in self.pred_slots.iter().enumerate() {
+                if shut[self.chain_of[s]] {
+                    next[s] = NEG;
+                    continue;
+                }
+                let best = buf[slots[0] as usize]
+                    .max(buf[slots[1] as usize])
+                    .max(buf[slots[2] as usize]);
+                let class = usize::from(self.sym[s]);
+                next[s] = (best + (f64::from(row[class]) - self.offsets[class])).max(NEG);
+            }
+            next[n_s..].fill(NEG);
+            self.settle(&mut next);
+            std::mem::swap(&mut buf, &mut next);
+        }
+        buf[n_s + END]
+    }
+
     /// Fills the junctions of the search buffer `buf` from its states (and earlier junctions
     /// of the same frame); returns each junction's best predecessor.
     fn settle(&self, buf: &mut [f64]) -> Vec<Option<Pred>> {
@@ -457,6 +531,42 @@ impl GrammarDecoder {
         }
         (intent, chains)
     }
+}
+
+/// Per intent, the chains of its expressions: those reachable from the junctions its epsilons
+/// lead into (expressions share no junction but the end).
+fn intent_chains(graph: &PhonemeGraph) -> HashMap<String, Vec<usize>> {
+    let mut leaving: Vec<Vec<(Option<usize>, usize)>> = vec![Vec::new(); graph.junctions];
+    for (ci, c) in graph.chains.iter().enumerate() {
+        leaving[c.from].push((Some(ci), c.to));
+    }
+    for e in &graph.epsilons {
+        leaving[e.from].push((None, e.to));
+    }
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+    for e in &graph.epsilons {
+        let Some(intent) = &e.intent else { continue };
+        let chains = out.entry(intent.clone()).or_default();
+        let mut seen = vec![false; graph.junctions];
+        let mut todo = vec![e.to];
+        while let Some(j) = todo.pop() {
+            if j == END || seen[j] {
+                continue;
+            }
+            seen[j] = true;
+            for &(ci, next) in &leaving[j] {
+                if let Some(ci) = ci {
+                    chains.push(ci);
+                }
+                todo.push(next);
+            }
+        }
+    }
+    for chains in out.values_mut() {
+        chains.sort_unstable();
+        chains.dedup();
+    }
+    out
 }
 
 /// Each junction's depth over junction → junction epsilons (the graph must be acyclic).
@@ -594,6 +704,65 @@ mod tests {
         let mut lp = frames(&[0, 1, 2, 0]);
         lp[8..12].copy_from_slice(&[0.05f32.ln(), 0.05f32.ln(), 0.5f32.ln(), 0.4f32.ln()]);
         lp
+    }
+
+    /// The toy graph without some of its epsilons (by index).
+    fn toy_without(epsilons: &[usize]) -> GrammarDecoder {
+        let mut graph = toy().graph;
+        graph.epsilons = graph
+            .epsilons
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !epsilons.contains(i))
+            .map(|(_, e)| e)
+            .collect();
+        GrammarDecoder::new(graph, 3).expect("toy graph")
+    }
+
+    #[test]
+    fn the_margin_is_the_distance_to_the_best_other_meaning() {
+        let d = toy();
+        let lp = frames(&[0, 1, 1, 0, 2, 0]);
+        let ab = d.decode(&lp);
+        assert_eq!(ab.intent.as_deref(), Some("ab"));
+        // The best path of another meaning is the best path once "ab" cannot be said.
+        let other = toy_without(&[1]).decode(&lp);
+        assert_eq!(other.intent.as_deref(), Some("ac"));
+        let want = (ab.score - other.score) / 6.0;
+        let margin = d.margin(&lp, &ab).expect("a margin");
+        assert!((margin - want).abs() < 1e-9, "{margin} vs {want}");
+        assert!(margin > 0.5, "a clear command stands far apart: {margin}");
+        // A frame torn between the last phonemes of the two meanings leaves them close.
+        let torn_lp = torn();
+        let torn_d = d.decode(&torn_lp);
+        let close = d.margin(&torn_lp, &torn_d).expect("a margin");
+        assert!(close < margin / 4.0, "{close} vs {margin}");
+    }
+
+    #[test]
+    fn the_margin_closes_a_decoded_slot_value() {
+        let d = toy();
+        // "1 3 3", the first 3 torn with 2.
+        let mut lp = frames(&[0, 1, 3, 3, 0]);
+        lp[8..12].copy_from_slice(&[0.05f32.ln(), 0.05f32.ln(), 0.4f32.ln(), 0.5f32.ln()]);
+        let ac = d.decode(&lp);
+        assert_eq!(ac.slots.get("x").map(|v| v.0.as_str()), Some("C"));
+        let other = toy_without(&[3]).decode(&lp);
+        let want = (ac.score - other.score) / 5.0;
+        let margin = d.margin(&lp, &ac).expect("a margin");
+        assert!(margin < MARGIN_CAP, "{margin}");
+        assert!((margin - want).abs() < 1e-9, "{margin} vs {want}");
+    }
+
+    #[test]
+    fn a_command_nothing_else_can_follow_has_the_cap() {
+        let only_ab = toy_without(&[3]);
+        let lp = frames(&[0, 1, 1, 0, 2, 0]);
+        let ab = only_ab.decode(&lp);
+        assert_eq!(only_ab.margin(&lp, &ab), Some(MARGIN_CAP));
+        let nothing = toy().decode(&frames(&[1]));
+        assert_eq!(nothing.intent, None);
+        assert_eq!(toy().margin(&frames(&[1]), &nothing), None);
     }
 
     #[test]

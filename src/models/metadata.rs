@@ -300,7 +300,9 @@ pub struct GrammarSpec {
 /// `sigmoid(bias + gap·g + out_of_grammar_logit·logit(p_oog) + intent_log_posterior·ln p_intent)`
 /// reaches `threshold`. `g` is the decode's per-frame gap, `p_oog` the intent graph's
 /// out-of-grammar posterior (clamped to `[1e-6, 1 - 1e-6]`) and `p_intent` its posterior of the
-/// decoded intent (at least `1e-6`).
+/// decoded intent (at least `1e-6`). The decode must also be at least `min_margin` per frame
+/// better than any path of another meaning
+/// ([`GrammarDecoder::margin`](super::grammar::GrammarDecoder::margin)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrammarJudge {
@@ -314,6 +316,9 @@ pub struct GrammarJudge {
     pub bias: f32,
     /// Least score of a command, in (0, 1].
     pub threshold: f32,
+    /// Least margin of a command, per frame (0, or absent: none is needed).
+    #[serde(default)]
+    pub min_margin: f32,
 }
 
 /// How a grammar decode is judged a command, as `intent.grammar` states it.
@@ -357,6 +362,12 @@ impl GrammarSpec {
                 return Err(format!(
                     "grammar judge threshold must be in (0, 1], got {}",
                     j.threshold
+                ));
+            }
+            if !(j.min_margin.is_finite() && j.min_margin >= 0.0) {
+                return Err(format!(
+                    "grammar judge min_margin must be a number ≥ 0, got {}",
+                    j.min_margin
                 ));
             }
             return Ok(GrammarAcceptance::Judge(j));
@@ -821,6 +832,21 @@ mod tests {
         }});
         let e = grammar_spec(bad).acceptance().unwrap_err();
         assert!(e.contains("threshold") && e.contains("1.5"), "{e}");
+        let bad = serde_json::json!({"judge": {
+            "gap": 10.0, "out_of_grammar_logit": -0.2, "intent_log_posterior": 0.5,
+            "bias": 3.0, "threshold": 0.5, "min_margin": -0.1
+        }});
+        let e = grammar_spec(bad).acceptance().unwrap_err();
+        assert!(e.contains("min_margin") && e.contains("-0.1"), "{e}");
+        // A judge from before the margin needs none.
+        let old = serde_json::json!({"judge": {
+            "gap": 10.0, "out_of_grammar_logit": -0.2, "intent_log_posterior": 0.5,
+            "bias": 3.0, "threshold": 0.5
+        }});
+        match grammar_spec(old).acceptance() {
+            Ok(GrammarAcceptance::Judge(j)) => assert!(j.min_margin.abs() < f32::EPSILON),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -831,6 +857,7 @@ mod tests {
             intent_log_posterior: 0.5,
             bias: 2.0,
             threshold: 0.5,
+            min_margin: 0.0,
         };
         // z = 2 + 10·(-0.1) - 0.5·logit(0.2) + 0.5·ln(0.6)
         let z: f32 = 2.0 - 1.0 - 0.5 * (0.2f32 / 0.8).ln() + 0.5 * 0.6f32.ln();

@@ -236,7 +236,7 @@ impl IntentModel {
             })?;
             let logp = grammar.phonemes.log_probs(frames)?;
             let decoded = grammar.decoder.decode(&logp);
-            return self.grammar_result(&decoded, intent_scores, grammar);
+            return self.grammar_result(&decoded, &logp, intent_scores, grammar);
         }
         let names: Vec<&str> = self
             .inner
@@ -305,12 +305,15 @@ impl IntentModel {
             })
     }
 
-    /// The result of a grammar decode, accepted by the grammar's judge (or thresholds). With a
-    /// judge the confidence is its score; with thresholds it is `exp(gap)`, the per-frame
-    /// likelihood ratio of the grammar path to the free one (1: the command fits perfectly).
+    /// The result of a grammar decode of `logp`, accepted by the grammar's judge (or
+    /// thresholds). With a judge the confidence is its score, and a decode the score accepts
+    /// must also reach the judge's margin; with thresholds the confidence is `exp(gap)`, the
+    /// per-frame likelihood ratio of the grammar path to the free one (1: the command fits
+    /// perfectly).
     fn grammar_result(
         &self,
         d: &Decoded,
+        logp: &[f32],
         intent_scores: &[f32],
         g: &Grammar,
     ) -> Result<IntentResult, ModelError> {
@@ -327,7 +330,13 @@ impl IntentModel {
         let (confidence, understood) = match g.acceptance {
             GrammarAcceptance::Judge(judge) => {
                 let score = judge.score(gap, p_oog, self.posterior(intent_scores, &intent)?);
-                (score, score >= judge.threshold)
+                let clear = || {
+                    judge.min_margin <= 0.0
+                        || g.decoder
+                            .margin(logp, d)
+                            .is_some_and(|m| m >= f64::from(judge.min_margin))
+                };
+                (score, score >= judge.threshold && clear())
             }
             GrammarAcceptance::Thresholds {
                 gap: least_gap,

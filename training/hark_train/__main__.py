@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         "--keep",
         type=float,
         default=0.85,
-        help="share of the validation commands decoded right that the judge accepts",
+        help="least share of the validation commands decoded right that the judge accepts (more "
+        "while it accepts at most 0.5%% of the real non-command speech it was fitted on)",
     )
     gr.add_argument(
         "--prior-scale",

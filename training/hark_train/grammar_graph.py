@@ -184,6 +184,10 @@ class PhonemePrior:
         return cls(float(meta["scale"]), np.asarray(meta["log_prior"], np.float64))
 
 
+#: The margin of a decode no path of other meaning can follow (per frame).
+MARGIN_CAP = 1.0
+
+
 @dataclass
 class Decoded:
     intent: str | None
@@ -242,6 +246,11 @@ class Decoder:
             j_preds[b].append(~a)
             if intent is not None:
                 self.eps_intent[(a, b)] = intent
+        self.intent_chains = _intent_chains(g)
+        self.slot_chains: dict[tuple[str, str], list[int]] = {}
+        for ci, c in enumerate(g.chains):
+            if c.slot is not None:
+                self.slot_chains.setdefault((c.slot[0], c.slot[1]), []).append(ci)
         n_s, n_j = len(sym), g.junctions
         self.n_s, self.n_j = n_s, n_j
         self.sym = np.array(sym, np.int64)
@@ -294,6 +303,38 @@ class Decoder:
             bp[js] = np.where(keep, m[np.arange(len(js)), k], bp[js])
         return bp
 
+    def margin(self, logp: np.ndarray, d: Decoded) -> float | None:
+        """How much better per frame the decode ``d`` of ``logp`` is than the best path that means
+        something else: another intent, or not one of ``d``'s slot values (each found by a search
+        with that intent's or that value's chains closed). ``MARGIN_CAP`` when no such path
+        reaches the end; ``None`` for a decode without an intent."""
+        if d.intent is None:
+            return None
+        logp = np.asarray(logp, np.float64)
+        if self.prior is not None:
+            logp = self.prior.apply(logp)
+        closed = [self.intent_chains[d.intent]]
+        closed += [self.slot_chains[(name, value)] for name, (value, _) in sorted(d.slots.items())]
+        other = max(self._best_score(logp, chains) for chains in closed)
+        if other <= _NEG / 2:
+            return MARGIN_CAP
+        return float(min(MARGIN_CAP, max(0.0, (d.score - other) / max(len(logp), 1))))
+
+    def _best_score(self, logp: np.ndarray, closed: list[int]) -> float:
+        """The best path's score with the chains ``closed`` (prior already applied)."""
+        shut = np.zeros(self.n_s)
+        shut[np.isin(self.chain_of, closed)] = _NEG
+        n_s = self.n_s
+        buf = np.full(n_s + self.n_j + 1, _NEG)
+        buf[n_s + START] = 0.0
+        self._junctions(buf)
+        for t in range(len(logp)):
+            nb = np.full_like(buf, _NEG)
+            nb[:n_s] = np.maximum(buf[self.s_pred].max(1) + logp[t, self.sym] + shut, _NEG)
+            self._junctions(nb)
+            buf = nb
+        return float(buf[n_s + END])
+
     def decode(self, logp: np.ndarray) -> Decoded:
         """The best path for the recogniser's log-probabilities ``[T, P + 1]`` (divided by the
         prior first, when the decoder has one)."""
@@ -342,3 +383,30 @@ class Decoder:
             if sl is not None:
                 slots[sl[0]] = (sl[1], sl[2])
         return Decoded(intent, slots, score, free, T)
+
+
+def _intent_chains(g: PhonemeGraph) -> dict[str, list[int]]:
+    """Per intent, the chains of its expressions: those reachable from the junctions its
+    epsilons lead into (expressions share no junction but the end)."""
+    leaving: dict[int, list[tuple[int | None, int]]] = {}
+    for ci, c in enumerate(g.chains):
+        leaving.setdefault(c.start, []).append((ci, c.end))
+    for a, b, _ in g.epsilons:
+        leaving.setdefault(a, []).append((None, b))
+    out: dict[str, set[int]] = {}
+    for _, b, intent in g.epsilons:
+        if intent is None:
+            continue
+        chains = out.setdefault(intent, set())
+        seen: set[int] = set()
+        todo = [b]
+        while todo:
+            j = todo.pop()
+            if j == END or j in seen:
+                continue
+            seen.add(j)
+            for ci, nxt in leaving.get(j, []):
+                if ci is not None:
+                    chains.add(ci)
+                todo.append(nxt)
+    return {i: sorted(c) for i, c in out.items()}

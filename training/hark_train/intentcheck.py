@@ -49,15 +49,17 @@ class _Grammar:
     def answer(self, wav: np.ndarray, posteriors: np.ndarray, labels: list[str], oog: str) -> dict:
         params = FrontEndParams.from_dict(self.meta["frontend"])
         feats = model_features(log_mel(wav, params), params).astype(np.float32)
-        d = self.decoder.decode(self.sess.run(None, {"x": feats[None]})[0][0])
+        logp = self.sess.run(None, {"x": feats[None]})[0][0]
+        d = self.decoder.decode(logp)
         p_oog = float(posteriors[labels.index(oog)])
         if d.intent is None:
             understood = False
         elif self.judge is not None:
             p_intent = float(posteriors[labels.index(d.intent)])
-            understood = self.judge.accept(
-                {"intent": d.intent, "gap": d.gap, "p_oog": p_oog, "p_intent": p_intent}
-            )
+            r = {"intent": d.intent, "gap": d.gap, "p_oog": p_oog, "p_intent": p_intent}
+            # The margin only where the score alone does not refuse, as the runtime does.
+            r["margin"] = self.decoder.margin(logp, d) if self.judge.needs_margin(r) else None
+            understood = self.judge.accept(r)
         else:
             understood = d.gap >= self.thresholds[0] and p_oog <= self.thresholds[1]
         return {

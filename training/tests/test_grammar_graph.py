@@ -7,6 +7,7 @@ import pytest
 
 from hark_train.grammar import parse_context
 from hark_train.grammar_graph import (
+    MARGIN_CAP,
     Decoder,
     PhonemeGraph,
     PhonemePrior,
@@ -137,3 +138,61 @@ def test_a_flat_prior_changes_no_decode() -> None:
         a, b = Decoder(g).decode(z), Decoder(g, flat).decode(z)
         assert (a.intent, a.slots) == (b.intent, b.slots)
         assert abs(a.gap - b.gap) < 1e-9
+
+
+def _without(g: PhonemeGraph, intent: str | None = None, slot: tuple | None = None):
+    """``g`` without an intent's epsilons or a slot value's chains."""
+    out = PhonemeGraph.from_meta(g.to_meta())
+    out.epsilons = [e for e in out.epsilons if intent is None or e[2] != intent]
+    out.chains = [c for c in out.chains if slot is None or (c.slot or ())[:2] != slot]
+    return out
+
+
+def test_the_margin_is_the_distance_to_the_best_other_meaning() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    g = compile_context(ctx, lex)
+    dec = Decoder(g)
+    z = _posteriors("turn off the fan", alphabet, 1.0, seed=4)
+    d = dec.decode(z)
+    assert (d.intent, d.slots["name"][0]) == ("TurnOff", "fan")
+    # Another meaning: another intent, or "turn off" with another name.
+    others = [
+        Decoder(_without(g, intent="TurnOff")).decode(z),
+        Decoder(_without(g, slot=("name", "fan"))).decode(z),
+    ]
+    want = (d.score - max(o.score for o in others)) / len(z)
+    assert 0 < want < MARGIN_CAP
+    assert dec.margin(z, d) == pytest.approx(want, abs=1e-9)
+    # "turn of the fan" is nearer to "turn on the fan" than a clean "turn off the fan" is.
+    near = _posteriors("turn of the fan", alphabet, 1.0, seed=4)
+    assert dec.margin(near, dec.decode(near)) < dec.margin(z, d)
+
+
+def test_the_margin_is_capped_and_needs_an_intent() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    g = compile_context(ctx, lex)
+    # Only "turn off the light" can be said: nothing else can follow it.
+    alone = _without(_without(g, intent="TurnOn"), slot=("name", "fan"))
+    z = _posteriors("turn off the light", alphabet)
+    dec = Decoder(alone)
+    assert dec.margin(z, dec.decode(z)) == MARGIN_CAP
+    short = _posteriors("", alphabet)[:1]
+    nothing = Decoder(g).decode(short)
+    assert nothing.intent is None
+    assert Decoder(g).margin(short, nothing) is None
+
+
+def test_the_margin_reads_the_divided_posteriors() -> None:
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    g = compile_context(ctx, lex)
+    z = _posteriors("switch light on", alphabet, 1.0, seed=5)
+    prior = PhonemePrior.estimate([z, _posteriors("turn off the fan", alphabet)], 0.8)
+    with_prior = Decoder(g, prior)
+    by_hand = Decoder(g)
+    divided = z - 0.8 * prior.log_prior
+    assert with_prior.margin(z, with_prior.decode(z)) == pytest.approx(
+        by_hand.margin(divided, by_hand.decode(divided)), abs=1e-9
+    )

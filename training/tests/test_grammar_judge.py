@@ -115,3 +115,57 @@ def test_judge_without_real_speech_fits_on_validation_alone() -> None:
     judge = fit_judge(right + chat, rc + cc, [], keep=0.85)
     assert 0.75 <= np.mean([judge.accept(r) for r in right]) <= 0.95
     assert not any(judge.accept(r) for r in chat)
+
+
+def _with_margins(rows, rng, low: float, high: float):
+    return [{**r, "margin": float(rng.uniform(low, high))} for r in rows]
+
+
+def test_the_margin_keeps_its_share_and_refuses_close_meanings() -> None:
+    rng = np.random.default_rng(4)
+    right, rc = _decodes(rng, 200, True)
+    right = _with_margins(right, rng, 0.02, 0.4)
+    # Wrong decodes that look like commands, but another meaning was as near.
+    close, cc = _decodes(rng, 40, True)
+    close = [{**r, "slots": {"area": "garage"}} for r in _with_margins(close, rng, 0.0, 0.02)]
+    real = _with_margins(_chatter(rng, 300)[0], rng, 0.0, 0.5)
+    judge = fit_judge(
+        right + close, rc + cc, real, keep=0.85, margin_of=lambda r: r["margin"], margin_keep=0.95
+    )
+    want = np.quantile([r["margin"] for r in right], 0.05)
+    assert judge.min_margin == pytest.approx(want, abs=1e-5)
+    assert np.mean([judge.accept(r) for r in right]) >= 0.85
+    assert not any(judge.accept(r) for r in close)
+    # The runtime reads the margin from the metadata; a decode whose margin is unknown is an
+    # error, not a guess.
+    again = Judge.from_meta(judge.to_meta())
+    assert again.min_margin == pytest.approx(judge.min_margin)
+    passing = next(r for r in right if judge.accept(r))
+    with pytest.raises(ValueError, match="margin"):
+        judge.accept({**passing, "margin": None})
+    # A judge from before the margin needs none.
+    old = {k: v for k, v in judge.to_meta().items() if k != "min_margin"}
+    assert Judge.from_meta(old).accept({**passing, "margin": None})
+
+
+def test_the_threshold_falls_while_real_speech_stays_within_its_budget() -> None:
+    rng = np.random.default_rng(5)
+    right, rc = _decodes(rng, 200, True)
+    right = _with_margins(right, rng, 0.02, 0.4)
+    real = _with_margins(_chatter(rng, 400)[0], rng, 0.0, 0.5)
+    measured: list[int] = []
+
+    def margin_of(r):
+        measured.append(id(r))
+        return r["margin"]
+
+    kept_only = fit_judge(right, rc, real[:100], 0.85, margin_of=margin_of)
+    assert np.mean([kept_only.accept(r) for r in right]) == pytest.approx(0.85, abs=0.01)
+    measured.clear()
+    judge = fit_judge(right, rc, real, 0.85, margin_of=margin_of, real_fa=0.01)
+    accepted_real = np.mean([judge.accept(r) for r in real])
+    assert accepted_real <= 0.01
+    assert judge.threshold < kept_only.threshold
+    assert np.mean([judge.accept(r) for r in right]) > 0.85
+    # The real clips' margins are measured only as far as the threshold needs them.
+    assert len({m for m in measured if m in {id(r) for r in real}}) < len(real)

@@ -269,11 +269,22 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert meta["evaluation"]["grammar"]["prior_scale"] == 0.8
     j = g["judge"]
     assert "gap_threshold" not in g and 0.0 < j["threshold"] <= 1.0
-    assert set(j) == {"gap", "out_of_grammar_logit", "intent_log_posterior", "bias", "threshold"}
+    assert set(j) == {
+        "gap",
+        "out_of_grammar_logit",
+        "intent_log_posterior",
+        "bias",
+        "threshold",
+        "min_margin",
+    }
+    assert 0.0 <= j["min_margin"] <= 1.0
     assert meta["evaluation"]["grammar"]["keep"] == 0.85
+    assert meta["evaluation"]["grammar"]["margin_keep"] == 0.95
+    assert 0.0 <= meta["evaluation"]["grammar"]["clean"]["wrong_acceptance"] <= 1.0
     assert 0.0 <= meta["evaluation"]["grammar"]["clean"]["command_acceptance"] <= 1.0
     golden = json.loads((cfg.out / "intent.grammar-golden.json").read_text())
     assert golden["cases"] and all(len(c["logp"]["shape"]) == 2 for c in golden["cases"])
+    assert all(c["margin"] is None or c["margin"] >= 0 for c in golden["cases"])
     card = (cfg.out / "intent.md").read_text()
     assert "## Grammar decoding" in card and card.endswith("kept\n")
     assert "less 0.8 × the log of each phoneme's prior" in card
