@@ -350,24 +350,16 @@ impl GrammarDecoder {
         j_bp.push(self.settle(&mut buf));
         let mut s_bp = vec![0u8; frames * n_s];
         let mut next = vec![NEG; n_s + n_j + 1];
+        let open = vec![false; self.graph.chains.len()];
         for t in 0..frames {
             let row = &logp[t * c..(t + 1) * c];
-            let bp = &mut s_bp[t * n_s..(t + 1) * n_s];
-            for (s, slots) in self.pred_slots.iter().enumerate() {
-                let (mut k, mut best) = (0u8, buf[slots[0] as usize]);
-                let v1 = buf[slots[1] as usize];
-                if v1 > best {
-                    (k, best) = (1, v1);
-                }
-                let v2 = buf[slots[2] as usize];
-                if v2 > best {
-                    (k, best) = (2, v2);
-                }
-                let class = usize::from(self.sym[s]);
-                next[s] = best + (f64::from(row[class]) - self.offsets[class]);
-                bp[s] = k;
-            }
-            next[n_s..].fill(NEG);
+            self.step(
+                &buf,
+                &mut next,
+                row,
+                &open,
+                &mut s_bp[t * n_s..(t + 1) * n_s],
+            );
             j_bp.push(self.settle(&mut next));
             std::mem::swap(&mut buf, &mut next);
         }
@@ -441,24 +433,40 @@ impl GrammarDecoder {
         buf[n_s + START] = 0.0;
         self.settle(&mut buf);
         let mut next = vec![NEG; n_s + n_j + 1];
+        let mut bp = vec![0u8; n_s];
         for t in 0..logp.len() / c {
-            let row = &logp[t * c..(t + 1) * c];
-            for (s, slots) in self.pred_slots.iter().enumerate() {
-                if shut[self.chain_of[s]] {
-                    next[s] = NEG;
-                    continue;
-                }
-                let best = buf[slots[0] as usize]
-                    .max(buf[slots[1] as usize])
-                    .max(buf[slots[2] as usize]);
-                let class = usize::from(self.sym[s]);
-                next[s] = (best + (f64::from(row[class]) - self.offsets[class])).max(NEG);
-            }
-            next[n_s..].fill(NEG);
+            self.step(&buf, &mut next, &logp[t * c..(t + 1) * c], &shut, &mut bp);
             self.settle(&mut next);
             std::mem::swap(&mut buf, &mut next);
         }
         buf[n_s + END]
+    }
+
+    /// One frame of the search: each state's value in `next` from its best predecessor in
+    /// `buf` (its index among the predecessors in `bp`) plus the frame's log-probability `row`
+    /// of its class (less the prior's offset); the states of `shut` chains are impossible. The
+    /// junctions of `next` are reset, for [`settle`](Self::settle).
+    fn step(&self, buf: &[f64], next: &mut [f64], row: &[f32], shut: &[bool], bp: &mut [u8]) {
+        let n_s = self.sym.len();
+        for (s, slots) in self.pred_slots.iter().enumerate() {
+            if shut[self.chain_of[s]] {
+                next[s] = NEG;
+                continue;
+            }
+            let (mut k, mut best) = (0u8, buf[slots[0] as usize]);
+            let v1 = buf[slots[1] as usize];
+            if v1 > best {
+                (k, best) = (1, v1);
+            }
+            let v2 = buf[slots[2] as usize];
+            if v2 > best {
+                (k, best) = (2, v2);
+            }
+            let class = usize::from(self.sym[s]);
+            next[s] = best + (f64::from(row[class]) - self.offsets[class]);
+            bp[s] = k;
+        }
+        next[n_s..].fill(NEG);
     }
 
     /// Fills the junctions of the search buffer `buf` from its states (and earlier junctions

@@ -407,6 +407,14 @@ impl GrammarJudge {
             + self.intent_log_posterior * p_intent.max(Self::EPS).ln();
         1.0 / (1.0 + (-z).exp())
     }
+
+    /// Whether a decode with judge `score` is a command: the score reaches the threshold and,
+    /// where the judge needs one, the decode's `margin` (asked for only then) reaches
+    /// `min_margin`; a decode without a margin is refused.
+    pub fn accepts(&self, score: f32, margin: impl FnOnce() -> Option<f64>) -> bool {
+        score >= self.threshold
+            && (self.min_margin <= 0.0 || margin().is_some_and(|m| m >= f64::from(self.min_margin)))
+    }
 }
 
 /// The `vad` section: how raw audio is cut into the graph's windows.
@@ -869,6 +877,16 @@ mod tests {
         // Posteriors of exactly 0 or 1 are clamped, not infinite.
         assert!(j.score(-0.1, 1.0, 0.0).is_finite() && j.score(-0.1, 0.0, 1.0).is_finite());
         assert!(j.score(-0.05, 0.1, 0.9) >= j.threshold && j.score(-1.0, 0.9, 0.01) < j.threshold);
+        // Without a least margin none is asked for; with one, it must be reached.
+        assert!(j.accepts(0.6, || panic!("no margin is needed")));
+        let gated = GrammarJudge {
+            min_margin: 0.05,
+            ..j
+        };
+        assert!(!gated.accepts(0.4, || panic!("the score refuses first")));
+        assert!(gated.accepts(0.6, || Some(0.06)));
+        assert!(!gated.accepts(0.6, || Some(0.04)));
+        assert!(!gated.accepts(0.6, || None));
     }
 
     #[test]

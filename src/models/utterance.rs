@@ -330,13 +330,7 @@ impl IntentModel {
         let (confidence, understood) = match g.acceptance {
             GrammarAcceptance::Judge(judge) => {
                 let score = judge.score(gap, p_oog, self.posterior(intent_scores, &intent)?);
-                let clear = || {
-                    judge.min_margin <= 0.0
-                        || g.decoder
-                            .margin(logp, d)
-                            .is_some_and(|m| m >= f64::from(judge.min_margin))
-                };
-                (score, score >= judge.threshold && clear())
+                (score, judge.accepts(score, || g.decoder.margin(logp, d)))
             }
             GrammarAcceptance::Thresholds {
                 gap: least_gap,

@@ -324,16 +324,24 @@ class Decoder:
         """The best path's score with the chains ``closed`` (prior already applied)."""
         shut = np.zeros(self.n_s)
         shut[np.isin(self.chain_of, closed)] = _NEG
-        n_s = self.n_s
-        buf = np.full(n_s + self.n_j + 1, _NEG)
-        buf[n_s + START] = 0.0
+        buf = np.full(self.n_s + self.n_j + 1, _NEG)
+        buf[self.n_s + START] = 0.0
         self._junctions(buf)
         for t in range(len(logp)):
-            nb = np.full_like(buf, _NEG)
-            nb[:n_s] = np.maximum(buf[self.s_pred].max(1) + logp[t, self.sym] + shut, _NEG)
-            self._junctions(nb)
-            buf = nb
-        return float(buf[n_s + END])
+            buf, _ = self._step(buf, logp[t], shut)
+            self._junctions(buf)
+        return float(buf[self.n_s + END])
+
+    def _step(self, buf: np.ndarray, row: np.ndarray, shut: np.ndarray | float = 0.0):
+        """One frame of the search: each state's value from its best predecessor in ``buf``
+        plus the frame's log-probability ``row`` of its class (``shut``: added per state,
+        ``_NEG`` for a closed chain's); the junctions are left for ``_junctions``. Returns the
+        new buffer and each state's best predecessor index."""
+        cand = buf[self.s_pred]
+        k = cand.argmax(1)
+        nb = np.full_like(buf, _NEG)
+        nb[: self.n_s] = cand[np.arange(self.n_s), k] + row[self.sym] + shut
+        return nb, k
 
     def decode(self, logp: np.ndarray) -> Decoded:
         """The best path for the recogniser's log-probabilities ``[T, P + 1]`` (divided by the
@@ -348,15 +356,9 @@ class Decoder:
         j_bp = np.zeros((T + 1, n_j), np.int64)
         s_bp = np.zeros((T, n_s), np.int8)
         j_bp[0] = self._junctions(buf)
-        rows = np.arange(n_s)
         for t in range(T):
-            cand = buf[self.s_pred]
-            k = cand.argmax(1)
-            nb = np.full_like(buf, _NEG)
-            nb[:n_s] = cand[rows, k] + logp[t, self.sym]
-            s_bp[t] = k
-            j_bp[t + 1] = self._junctions(nb)
-            buf = nb
+            buf, s_bp[t] = self._step(buf, logp[t])
+            j_bp[t + 1] = self._junctions(buf)
         score = float(buf[n_s + END])
         free = float(logp.max(axis=1).sum())
         if score <= _NEG / 2:

@@ -155,14 +155,13 @@ def fit_judge(
     valid_clips,
     real_rows: list[dict],
     keep: float,
-    margin_of=None,
+    margin_of,
     margin_keep: float = MARGIN_KEEP,
     real_fa: float = REAL_FALSE_ACCEPTANCE,
 ) -> Judge:
     """The judge from the validation decodes (positive: a command decoded right) and real
     non-command speech (negative; together weighted as much as the validation decodes).
-    ``margin_of(row)`` measures a decode's margin (``Runner.margin``); without it the judge
-    needs none."""
+    ``margin_of(row)`` measures a decode's margin (``Runner.margin``)."""
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"grammar: keep must be in (0, 1], not {keep}")
     pos = [_right(r, c) for r, c in zip(valid_rows, valid_clips, strict=True)]
@@ -180,10 +179,6 @@ def fit_judge(
         weights, bias = fit_logistic(x, y, w)
     judge = Judge(weights, bias, 0.0)
     right = [r for r, p in valid if p]
-    if margin_of is None:
-        kept = [judge.score(r) for r in right]
-        judge.threshold = float(min(1.0, max(1e-6, np.quantile(kept, 1.0 - keep))))
-        return Judge.from_meta(judge.to_meta())
     judge.min_margin = round(
         float(np.quantile([margin_of(r) for r in right], 1.0 - margin_keep)), 5
     )

@@ -39,6 +39,13 @@ def _letters_lexicon(ctx):
     return lex, alphabet
 
 
+def _compiled():
+    """The test context's graph with the toy pronunciation, and its alphabet."""
+    ctx = parse_context(CONTEXT)
+    lex, alphabet = _letters_lexicon(ctx)
+    return compile_context(ctx, lex), alphabet
+
+
 def _posteriors(text: str, alphabet: list[str], noise: float = 0.0, seed: int = 0) -> np.ndarray:
     """Log-probabilities of an ideal recogniser hearing ``text`` (2 frames per letter, a blank
     after each), with Gaussian noise on the logits."""
@@ -86,9 +93,7 @@ def test_out_of_grammar_speech_costs_more_than_a_command() -> None:
 
 
 def test_graph_round_trips_through_metadata() -> None:
-    ctx = parse_context(CONTEXT)
-    lex, alphabet = _letters_lexicon(ctx)
-    g = compile_context(ctx, lex)
+    g, alphabet = _compiled()
     again = PhonemeGraph.from_meta(g.to_meta())
     assert again == g
     z = _posteriors("switch light on", alphabet, 0.5)
@@ -116,9 +121,7 @@ def test_the_prior_is_the_mean_posterior_and_round_trips() -> None:
 
 
 def test_a_decoder_with_a_prior_decodes_the_divided_posteriors() -> None:
-    ctx = parse_context(CONTEXT)
-    lex, alphabet = _letters_lexicon(ctx)
-    g = compile_context(ctx, lex)
+    g, alphabet = _compiled()
     z = _posteriors("turn off the fan", alphabet, 1.0, seed=3)
     prior = PhonemePrior.estimate([z, _posteriors("switch light on", alphabet)], 0.8)
     with_prior = Decoder(g, prior).decode(z)
@@ -129,9 +132,7 @@ def test_a_decoder_with_a_prior_decodes_the_divided_posteriors() -> None:
 
 
 def test_a_flat_prior_changes_no_decode() -> None:
-    ctx = parse_context(CONTEXT)
-    lex, alphabet = _letters_lexicon(ctx)
-    g = compile_context(ctx, lex)
+    g, alphabet = _compiled()
     flat = PhonemePrior(0.8, np.full(len(alphabet) + 1, np.log(1 / (len(alphabet) + 1))))
     for said in ("please turn on the light", "switch fan on", "the fan off"):
         z = _posteriors(said, alphabet, 0.5)
@@ -149,9 +150,7 @@ def _without(g: PhonemeGraph, intent: str | None = None, slot: tuple | None = No
 
 
 def test_the_margin_is_the_distance_to_the_best_other_meaning() -> None:
-    ctx = parse_context(CONTEXT)
-    lex, alphabet = _letters_lexicon(ctx)
-    g = compile_context(ctx, lex)
+    g, alphabet = _compiled()
     dec = Decoder(g)
     z = _posteriors("turn off the fan", alphabet, 1.0, seed=4)
     d = dec.decode(z)
@@ -170,9 +169,7 @@ def test_the_margin_is_the_distance_to_the_best_other_meaning() -> None:
 
 
 def test_the_margin_is_capped_and_needs_an_intent() -> None:
-    ctx = parse_context(CONTEXT)
-    lex, alphabet = _letters_lexicon(ctx)
-    g = compile_context(ctx, lex)
+    g, alphabet = _compiled()
     # Only "turn off the light" can be said: nothing else can follow it.
     alone = _without(_without(g, intent="TurnOn"), slot=("name", "fan"))
     z = _posteriors("turn off the light", alphabet)
@@ -185,9 +182,7 @@ def test_the_margin_is_capped_and_needs_an_intent() -> None:
 
 
 def test_the_margin_reads_the_divided_posteriors() -> None:
-    ctx = parse_context(CONTEXT)
-    lex, alphabet = _letters_lexicon(ctx)
-    g = compile_context(ctx, lex)
+    g, alphabet = _compiled()
     z = _posteriors("switch light on", alphabet, 1.0, seed=5)
     prior = PhonemePrior.estimate([z, _posteriors("turn off the fan", alphabet)], 0.8)
     with_prior = Decoder(g, prior)
