@@ -350,16 +350,9 @@ impl GrammarDecoder {
         j_bp.push(self.settle(&mut buf));
         let mut s_bp = vec![0u8; frames * n_s];
         let mut next = vec![NEG; n_s + n_j + 1];
-        let open = vec![false; self.graph.chains.len()];
         for t in 0..frames {
             let row = &logp[t * c..(t + 1) * c];
-            self.step(
-                &buf,
-                &mut next,
-                row,
-                &open,
-                &mut s_bp[t * n_s..(t + 1) * n_s],
-            );
+            self.step(&buf, &mut next, row, &[], &mut s_bp[t * n_s..(t + 1) * n_s]);
             j_bp.push(self.settle(&mut next));
             std::mem::swap(&mut buf, &mut next);
         }
@@ -422,10 +415,11 @@ impl GrammarDecoder {
 
     /// The best path's score with the chains `closed`.
     fn best_score(&self, logp: &[f32], closed: &[usize]) -> f64 {
-        let mut shut = vec![false; self.graph.chains.len()];
+        let mut closed_chain = vec![false; self.graph.chains.len()];
         for &ci in closed {
-            shut[ci] = true;
+            closed_chain[ci] = true;
         }
+        let shut: Vec<bool> = self.chain_of.iter().map(|&ci| closed_chain[ci]).collect();
         let c = self.classes;
         let n_s = self.sym.len();
         let n_j = self.graph.junctions;
@@ -444,12 +438,14 @@ impl GrammarDecoder {
 
     /// One frame of the search: each state's value in `next` from its best predecessor in
     /// `buf` (its index among the predecessors in `bp`) plus the frame's log-probability `row`
-    /// of its class (less the prior's offset); the states of `shut` chains are impossible. The
-    /// junctions of `next` are reset, for [`settle`](Self::settle).
+    /// of its class (less the prior's offset); the states marked in `shut` (one flag per state,
+    /// or none at all) are impossible. The junctions of `next` are reset, for
+    /// [`settle`](Self::settle).
     fn step(&self, buf: &[f64], next: &mut [f64], row: &[f32], shut: &[bool], bp: &mut [u8]) {
         let n_s = self.sym.len();
+        let closing = !shut.is_empty();
         for (s, slots) in self.pred_slots.iter().enumerate() {
-            if shut[self.chain_of[s]] {
+            if closing && shut[s] {
                 next[s] = NEG;
                 continue;
             }
