@@ -407,6 +407,20 @@ def eval_worker(args) -> list[np.ndarray]:
     return out
 
 
+def noisy_worker(args) -> np.ndarray:
+    """A validation clip padded as ``eval_worker`` pads it, mixed with a *training* noise at one
+    of ``SNRS`` (drawn per clip): the validation commands in noise, for fitting (the evaluation
+    noises stay for the held-out clips)."""
+    path, key, seed = args
+    x = read_audio(path)
+    fe, noises = worker_state["fe"], worker_state["noises"]
+    rng = rng_for(seed, "noisy", key)
+    y = floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
+    n = noises[int(rng.integers(len(noises)))]
+    snr = SNRS[int(rng.integers(len(SNRS)))]
+    return fe(gain(mix_noise(y, speech_level(x), n, snr, rng), -12.0)).astype(np.float16)
+
+
 def map_tasks(fn, tasks, cfg: IntentConfig, desc: str) -> list:
     out = []
     if cfg.jobs > 1 and len(tasks) > 50:
@@ -1125,16 +1139,39 @@ def _judge_text(ev: dict, grammar: dict) -> str:
 
 def _margin_text(ev: dict, j: dict) -> str:
     """The card's words for the judge's margin and threshold rule."""
+    rule = (
+        f" The threshold keeps at least {_p(ev.get('keep'))} of the validation commands decoded"
+        " right, and is lower where that still accepts at most"
+        f" {_p(ev.get('real_false_acceptance_budget'))} of the real non-command clips above."
+    )
+    margin = (
+        "its *margin* (how much better per frame the path scores than the best path with another"
+        " intent or without one of its slot values)"
+    )
+    noisy = ev.get("validation_noisy")
+    if "max_wrong" in ev:
+        seen = (
+            "counting the clean validation commands and a copy of each in a training noise at one"
+            f" of {' / '.join(str(s) for s in SNRS)} dB SNR ({noisy.get('commands')} copies,"
+            f" {_p(noisy.get('acceptance_without_rejection'))} of them decoded right)"
+        )
+        if not j.get("min_margin"):
+            return (
+                f"No minimum is set for {margin}: at most {_p(ev['max_wrong'])} of the decodes"
+                f" are wrong at any margin, {seen}." + rule
+            )
+        return (
+            f"A decode must also stand clear of every other meaning: {margin} must reach"
+            f" {j['min_margin']}, the lowest margin at which at most {_p(ev['max_wrong'])} of the"
+            f" decodes that reach it are wrong, {seen}; it is never higher than the margin of"
+            f" {_p(ev.get('margin_keep'))} of the clean ones decoded right." + rule
+        )
     if not j.get("min_margin"):
         return f"Its threshold keeps {_p(ev.get('keep'))} of the validation commands decoded right."
     return (
-        "A decode must also stand clear of every other meaning: its *margin*, how much better per"
-        " frame its path scores than the best path with another intent or without one of its"
-        f" slot values, must reach {j['min_margin']}, the margin of"
-        f" {_p(ev.get('margin_keep'))} of the validation commands decoded right. The threshold"
-        f" keeps at least {_p(ev.get('keep'))} of the validation commands decoded right, and is"
-        " lower where that still accepts at most"
-        f" {_p(ev.get('real_false_acceptance_budget'))} of the real non-command clips above."
+        f"A decode must also stand clear of every other meaning: {margin}, must reach"
+        f" {j['min_margin']}, the margin of {_p(ev.get('margin_keep'))} of the validation"
+        " commands decoded right." + rule
     )
 
 
@@ -1180,6 +1217,13 @@ def grammar_card(ev: dict, grammar: dict, name: str, command: str | None = None)
     val = ev.get("validation", {})
     net = ev.get("network_validation", {})
     real = ev.get("real_non_command", {})
+    noisy = ev.get("validation_noisy")
+    noisy_text = (
+        f"; of their copies in training noise, {_p(noisy.get('command_acceptance'))} are"
+        f" understood and {_p(noisy.get('wrong_acceptance'))} accepted wrong"
+        if noisy
+        else ""
+    )
     used = "graph" in grammar
     title = "what the runtime uses" if used else "measured, not used"
 
@@ -1209,7 +1253,7 @@ reads the command; the context, compiled into a phoneme graph{size}, is searched
 path (Viterbi, CTC topology){_prior_text(grammar)}. The path names the intent
 and every slot value. {_judge_text(ev, grammar)} On the validation commands (trained voice
 families, clips never trained on), command acceptance is {_p(val.get("command_acceptance"))} and
-{_p(val.get("false_acceptance"))} of the validation chatter is accepted. Added by
+{_p(val.get("false_acceptance"))} of the validation chatter is accepted{noisy_text}. Added by
 `{command or "python -m hark_train grammar"}`; time to compile and measure: {ev.get("seconds")} s.
 
 Held-out Pico voices (the same clips as below):

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hark_train.grammar_intent import Judge, fit_judge, fit_logistic, judge_features
+from hark_train.grammar_intent import (
+    Judge,
+    fit_judge,
+    fit_logistic,
+    judge_features,
+    margin_gate,
+)
 
 
 @dataclass
@@ -139,12 +145,28 @@ def test_the_margin_keeps_its_share_and_refuses_close_meanings() -> None:
     close = [{**r, "slots": {"area": "garage"}} for r in _with_margins(close, rng, 0.0, 0.02)]
     real = _with_margins(_chatter(rng, 300)[0], rng, 0.0, 0.5)
     judge = fit_judge(
-        right + close, rc + cc, real, keep=0.85, margin_of=lambda r: r["margin"], margin_keep=0.95
+        right + close,
+        rc + cc,
+        real,
+        keep=0.85,
+        margin_of=lambda r: r["margin"],
+        margin_keep=0.95,
+        max_wrong=0.0,
     )
-    want = np.quantile([r["margin"] for r in right], 0.05)
-    assert judge.min_margin == pytest.approx(want, abs=1e-5)
+    # No wrong decode may pass: the gate lies above every close one, no higher than the margin
+    # that keeps 95% of the right ones.
+    cap = np.quantile([r["margin"] for r in right], 0.05)
+    assert max(r["margin"] for r in close) < judge.min_margin <= cap + 1e-5
     assert np.mean([judge.accept(r) for r in right]) >= 0.85
     assert not any(judge.accept(r) for r in close)
+    # With a tolerated share of wrong decodes, the gate lets a few close ones through.
+    tolerant = fit_judge(
+        right + close, rc + cc, real, keep=0.85, margin_of=lambda r: r["margin"], max_wrong=0.02
+    )
+    assert tolerant.min_margin < judge.min_margin
+    through = sum(r["margin"] >= tolerant.min_margin for r in close)
+    kept = through + sum(r["margin"] >= tolerant.min_margin for r in right)
+    assert 0 < through <= 0.02 * kept
     # The runtime reads the margin from the metadata; a decode whose margin is unknown is an
     # error, not a guess.
     again = Judge.from_meta(judge.to_meta())
@@ -178,3 +200,35 @@ def test_the_threshold_falls_while_real_speech_stays_within_its_budget() -> None
     assert np.mean([judge.accept(r) for r in right]) > 0.85
     # The real clips' margins are measured only as far as the threshold needs them.
     assert len({m for m in measured if m in {id(r) for r in real}}) < len(real)
+
+
+def test_the_margin_gate_is_the_lowest_margin_within_the_wrong_share() -> None:
+    rights = [(m, True) for m in (0.10, 0.20, 0.30, 0.40)]
+    # No wrong decode: no gate at all.
+    assert margin_gate(rights, cap=0.25, max_wrong=0.0) == 0.0
+    # Wrong decodes at 0.01 and 0.05: the lowest margin above both that is one of the decodes'.
+    assert margin_gate(rights + [(0.01, False), (0.05, False)], 0.25, 0.0) == pytest.approx(0.10)
+    # One wrong decode of five tolerated: only the lower one must go.
+    assert margin_gate(rights + [(0.01, False), (0.05, False)], 0.25, 0.2) == pytest.approx(0.05)
+    # Never above the cap, even when wrong decodes reach the highest margins.
+    assert margin_gate(rights + [(0.45, False)], 0.25, 0.0) == pytest.approx(0.25)
+
+
+def test_commands_decoded_wrong_only_in_noise_still_raise_the_gate() -> None:
+    """Clean validation commands are rarely decoded wrong; their copies in training noise show
+    where wrong decodes lie, and the gate rises to refuse them."""
+    rng = np.random.default_rng(6)
+    right, rc = _decodes(rng, 200, True)
+    right = _with_margins(right, rng, 0.02, 0.4)
+    real = _with_margins(_chatter(rng, 300)[0], rng, 0.0, 0.5)
+    clean = fit_judge(right, rc, real, 0.85, _margin)
+    assert clean.min_margin == 0.0
+    noisy_right, nrc = _decodes(rng, 100, True)
+    noisy_right = _with_margins(noisy_right, rng, 0.02, 0.4)
+    noisy_wrong, nwc = _decodes(rng, 30, False)
+    noisy = (noisy_right + noisy_wrong, nrc + nwc)
+    judge = fit_judge(right, rc, real, 0.85, _margin, noisy=noisy)
+    assert judge.min_margin > 0.01
+    passing = [r for r in right + noisy[0] if r["margin"] >= judge.min_margin]
+    wrong = sum(r["slots"] != {"area": "kitchen"} for r in passing)
+    assert 0 < wrong <= 0.02 * len(passing)

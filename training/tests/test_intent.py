@@ -280,6 +280,9 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert 0.0 <= j["min_margin"] <= 1.0
     assert meta["evaluation"]["grammar"]["keep"] == 0.85
     assert meta["evaluation"]["grammar"]["margin_keep"] == 0.95
+    assert meta["evaluation"]["grammar"]["max_wrong"] == 0.02
+    noisy = meta["evaluation"]["grammar"]["validation_noisy"]
+    assert noisy["commands"] == meta["evaluation"]["grammar"]["validation"]["commands"]
     assert 0.0 <= meta["evaluation"]["grammar"]["clean"]["wrong_acceptance"] <= 1.0
     assert 0.0 <= meta["evaluation"]["grammar"]["clean"]["command_acceptance"] <= 1.0
     golden = json.loads((cfg.out / "intent.grammar-golden.json").read_text())
@@ -469,3 +472,22 @@ def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
     graph = {"junctions": 3, "chains": [], "epsilons": []}
     used = grammar_card({**ev, "used": True}, {"phonemes": "p", "graph": graph, **thresholds}, "x")
     assert "what the runtime uses" in used and "x.grammar-golden.json" in used
+    # The margin gate: its rule, and what the copies of the validation commands in noise gave.
+    noisy = {
+        **ev,
+        "margin_keep": 0.95,
+        "max_wrong": 0.02,
+        "validation_noisy": {
+            "commands": 40,
+            "command_acceptance": 0.55,
+            "wrong_acceptance": 0.025,
+            "acceptance_without_rejection": 0.7,
+        },
+    }
+    gated = {**thresholds["judge"], "min_margin": 0.04}
+    text = grammar_card(noisy, {"phonemes": "p", "judge": gated}, "x")
+    assert "must reach 0.04, the lowest margin at which at most 2.0%" in text
+    assert "(40 copies, 70.0% of them decoded right)" in text
+    assert "55.0% are understood and 2.5% accepted wrong" in text
+    free = grammar_card(noisy, {"phonemes": "p", "judge": {**gated, "min_margin": 0.0}}, "x")
+    assert "No minimum is set for its *margin*" in free
