@@ -508,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
         help="wide speed / vocal-tract / random-equaliser augmentation (see models/keyword.md)",
     )
     kw.add_argument(
+        "--kokoro",
+        action="store_true",
+        help="also train on the Kokoro voices (a seventh family; see models/keyword.md)",
+    )
+    kw.add_argument(
         "--run-name", default="", help="names this run's checkpoint (for runs side by side)"
     )
     kw.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -147,6 +147,10 @@ class Config:
     run_name: str = ""
     #: Wide voice and microphone augmentation (``SPREAD_AUGMENT``) instead of the shipped one.
     voice_spread: bool = False
+    #: Also train on the Kokoro-82M voices (``voices.kokoro_voices``: English with a Japanese
+    #: accent), as a seventh training family added to the plan (the other families' clips are
+    #: unchanged); skipped with a warning when Kokoro is not installed.
+    kokoro: bool = False
 
     @property
     def augmentation(self) -> AugmentRecipe:
@@ -172,7 +176,25 @@ def _bar(it, total=None, desc="", enabled=True):
 
 
 def synthesise(cfg: Config) -> list[dict]:
-    from .dataset import build_plan, run_plan, select_voices
+    from .dataset import run_plan
+
+    plan = synthesis_plan(cfg)
+    print(f"synthesis plan: {len(plan)} clips from {len({c.voice.id for c in plan})} voices")
+    rows, failures, stats = run_plan(
+        plan, cfg.work / "synth", cache_dir=cfg.work / "clips", jobs=cfg.jobs, progress=cfg.progress
+    )
+    print(f"synthesis: {len(rows)} clips ({stats.cached} cached, {len(failures)} rejected)")
+    for r in rows:
+        if not os.path.isabs(r["path"]):
+            r["path"] = str((cfg.work / "synth" / r["path"]).resolve())
+        r["split"] = split_of(r)
+    return rows
+
+
+def synthesis_plan(cfg: Config) -> list:
+    """Every clip to synthesise: the keywords and negatives of the default families, then (with
+    ``cfg.kokoro``) the Kokoro family's."""
+    from .dataset import build_plan, select_voices
     from .voices import catalogue
 
     voices = select_voices(catalogue(), None, cfg.seed)
@@ -188,16 +210,31 @@ def synthesise(cfg: Config) -> list[dict]:
         holdout_families=[HOLDOUT_FAMILY],
         data=None if cfg.tiny else cfg.data,
     )
-    print(f"synthesis plan: {len(plan)} clips from {len(voices)} voices", flush=True)
-    rows, failures, stats = run_plan(
-        plan, cfg.work / "synth", cache_dir=cfg.work / "clips", jobs=cfg.jobs, progress=cfg.progress
+    if cfg.kokoro and not cfg.tiny:
+        plan += kokoro_plan(cfg)
+    return plan
+
+
+def kokoro_plan(cfg: Config) -> list:
+    """The Kokoro family's clips, planned on their own so that adding them leaves every other
+    family's draws (and so the synthesis cache) as they were: ``PER_FAMILY`` clips per keyword
+    and a sixth of ``NEGATIVES``."""
+    from .dataset import build_plan, select_voices
+    from .voices import catalogue
+
+    voices = [v for v in select_voices(catalogue(["kokoro"]), None, cfg.seed) if v.available]
+    if not voices:
+        log.warning("keyword: the kokoro family is not installed; trained without it")
+        return []
+    return build_plan(
+        voices,
+        cfg.words,
+        negatives=NEGATIVES // 6,
+        per_voice=PER_VOICE,
+        per_family=PER_FAMILY,
+        seed=cfg.seed,
+        data=cfg.data,
     )
-    print(f"synthesis: {len(rows)} clips ({stats.cached} cached, {len(failures)} rejected)")
-    for r in rows:
-        if not os.path.isabs(r["path"]):
-            r["path"] = str((cfg.work / "synth" / r["path"]).resolve())
-        r["split"] = split_of(r)
-    return rows
 
 
 def split_of(row: dict) -> str:
@@ -1470,6 +1507,7 @@ def main_args(args) -> int:
         real_positive_groups=tuple(getattr(args, "real_positives", []) or ()),
         run_name=getattr(args, "run_name", ""),
         voice_spread=getattr(args, "voice_spread", False),
+        kokoro=getattr(args, "kokoro", False),
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     run(cfg)

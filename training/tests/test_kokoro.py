@@ -78,3 +78,28 @@ def test_without_espeak_the_family_is_unavailable_with_a_reason(monkeypatch):
     voices = V.catalogue(["kokoro"])
     assert voices and not any(v.available for v in voices)
     assert all("espeak-ng" in v.note or "not importable" in v.note for v in voices)
+
+
+@needs_kokoro
+@needs_espeak
+def test_keyword_kokoro_plan_adds_a_family_and_leaves_the_others_as_they_were(tmp_path):
+    """``keyword --kokoro``: the Kokoro clips are planned apart, so every other family's clips
+    (and their synthesis cache) stay the same."""
+    from hark_train import keyword as kw
+    from hark_train.texts import data_dir
+
+    data = data_dir()
+    if not (data / "text").is_dir():
+        pytest.skip("needs the text corpora of ../shared/data")
+    cfg = kw.Config(data=data, out=tmp_path, work=tmp_path)
+    base = kw.synthesis_plan(cfg)
+    cfg.kokoro = True
+    plan = kw.synthesis_plan(cfg)
+    assert [c.key for c in plan[: len(base)]] == [c.key for c in base]
+    added = plan[len(base) :]
+    assert added and {c.voice.family for c in added} == {"kokoro"}
+    labels = [c.label for c in added if c.kind == "keyword"]
+    # PER_FAMILY clips per keyword, less the few draws that repeat a clip already planned.
+    assert all(labels.count(w) >= 0.9 * kw.PER_FAMILY for w in kw.KEYWORDS)
+    assert sum(c.kind != "keyword" for c in added) == kw.NEGATIVES // 6
+    assert all(kw.split_of({"family": "kokoro", "voice": c.voice.name}) == "train" for c in added)
