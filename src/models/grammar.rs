@@ -344,16 +344,16 @@ impl GrammarDecoder {
         // The search buffer of one frame: states, junctions, and the impossible slot.
         let mut buf = vec![NEG; n_s + n_j + 1];
         buf[n_s + START] = 0.0;
-        // Backpointers: each junction's predecessor per frame boundary; each state's index into
-        // its predecessors per frame.
-        let mut j_bp: Vec<Vec<Option<Pred>>> = Vec::with_capacity(frames + 1);
-        j_bp.push(self.settle(&mut buf));
+        // Backpointers: each junction's predecessor per frame boundary (`[frames + 1, n_j]`);
+        // each state's index into its predecessors per frame (`[frames, n_s]`).
+        let mut j_bp = vec![None; (frames + 1) * n_j];
+        self.settle(&mut buf, &mut j_bp[..n_j]);
         let mut s_bp = vec![0u8; frames * n_s];
         let mut next = vec![NEG; n_s + n_j + 1];
         for t in 0..frames {
             let row = &logp[t * c..(t + 1) * c];
             self.step(&buf, &mut next, row, &[], &mut s_bp[t * n_s..(t + 1) * n_s]);
-            j_bp.push(self.settle(&mut next));
+            self.settle(&mut next, &mut j_bp[(t + 1) * n_j..(t + 2) * n_j]);
             std::mem::swap(&mut buf, &mut next);
         }
         let score = buf[n_s + END];
@@ -425,12 +425,14 @@ impl GrammarDecoder {
         let n_j = self.graph.junctions;
         let mut buf = vec![NEG; n_s + n_j + 1];
         buf[n_s + START] = 0.0;
-        self.settle(&mut buf);
+        // Backpointers are not needed here; one frame's worth is overwritten each frame.
+        let mut j_bp = vec![None; n_j];
+        self.settle(&mut buf, &mut j_bp);
         let mut next = vec![NEG; n_s + n_j + 1];
         let mut bp = vec![0u8; n_s];
         for t in 0..logp.len() / c {
             self.step(&buf, &mut next, &logp[t * c..(t + 1) * c], &shut, &mut bp);
-            self.settle(&mut next);
+            self.settle(&mut next, &mut j_bp);
             std::mem::swap(&mut buf, &mut next);
         }
         buf[n_s + END]
@@ -466,10 +468,11 @@ impl GrammarDecoder {
     }
 
     /// Fills the junctions of the search buffer `buf` from its states (and earlier junctions
-    /// of the same frame); returns each junction's best predecessor.
-    fn settle(&self, buf: &mut [f64]) -> Vec<Option<Pred>> {
+    /// of the same frame), and `bp` (one entry per junction) with each junction's best
+    /// predecessor.
+    fn settle(&self, buf: &mut [f64], bp: &mut [Option<Pred>]) {
         let n_s = self.sym.len();
-        let mut bp = vec![None; self.graph.junctions];
+        bp.fill(None);
         for (j, preds) in &self.junction_order {
             let mut best: Option<(Pred, f64)> = None;
             for p in preds {
@@ -488,13 +491,12 @@ impl GrammarDecoder {
                 bp[*j] = Some(p);
             }
         }
-        bp
     }
 
     /// The intent and the chains (last first) of the best path into the end junction.
     fn backtrace(
         &self,
-        j_bp: &[Vec<Option<Pred>>],
+        j_bp: &[Option<Pred>],
         s_bp: &[u8],
         frames: usize,
     ) -> (Option<String>, Vec<usize>) {
@@ -506,7 +508,9 @@ impl GrammarDecoder {
         loop {
             match node {
                 Pred::Junction(j) => {
-                    let Some(src) = j_bp[t][j] else { break };
+                    let Some(src) = j_bp[t * self.graph.junctions + j] else {
+                        break;
+                    };
                     if let Pred::Junction(a) = src
                         && let Some(i) = self.eps_intent.get(&(a, j))
                     {
