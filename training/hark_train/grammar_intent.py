@@ -39,8 +39,6 @@ from pathlib import Path
 import numpy as np
 
 from . import intent as intent_mod
-from .audio import SAMPLE_RATE
-from .augment import load_noises
 from .card import HAND_NOTES
 from .features import FrontEndParams
 from .grammar import load_context
@@ -345,9 +343,7 @@ def attach(
     graph = compile_context(ctx, lexicon(ctx, pmeta["labels"][1:], cfg.work / "lexicon.json"))
     runner = Runner(out, cfg.name, phonemes, Decoder(graph))
     intent_mod.worker_state["fe"] = FastLogMel(FrontEndParams())
-    intent_mod.worker_state["eval_noises"] = load_noises(
-        intent_mod.noise_and_music(real["eval"]), max_s=120.0
-    ) or [np.zeros(16000, np.float32)]
+    intent_mod.load_real_noises(real)
 
     def features(split):
         chosen = [c for c in clips if c.split == split and c.kind != "wake"]
@@ -365,9 +361,6 @@ def attach(
     spec = intent_mod.label_spec(ctx)
     vrows = [runner.run(f[0], spec) for f in vfeats]
     # The validation commands once more, each in a training noise at one of the SNRs.
-    intent_mod.worker_state["noises"] = load_noises(real.get("train_noise", []), max_s=120.0) or [
-        np.random.default_rng(cfg.seed).standard_normal(SAMPLE_RATE * 10).astype(np.float32)
-    ]
     noisy_clips = [c for c in valid if c.kind == "command"]
     noisy_tasks = [
         (str(cache_path(cfg.work / "clips", c.item.key)), c.item.key, cfg.seed) for c in noisy_clips

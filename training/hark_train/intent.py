@@ -390,16 +390,32 @@ def _train_worker(args) -> list[np.ndarray]:
     return out
 
 
-def eval_worker(args) -> list[np.ndarray]:
-    """Held-out clip: fixed padding (0.2 s before, 0.3 s after: what the runtime keeps around
-    the speech), clean then each SNR in ``SNRS`` with an evaluation noise."""
-    path, key, seed = args
+def load_real_noises(real: dict) -> None:
+    """The workers' noises (``real_sets``): ``noises`` for training and fitting, and
+    ``eval_noises`` for the held-out clips (Gaussian noise where there is no real one)."""
+    from .augment import load_noises
+
+    worker_state["noises"] = load_noises(real.get("train_noise", []), max_s=120.0)
+    worker_state["eval_noises"] = load_noises(noise_and_music(real["eval"]), max_s=120.0) or [
+        np.random.default_rng(0).standard_normal(SAMPLE_RATE * 10).astype(np.float32)
+    ]
+
+
+def _padded_like_runtime(path: str, key: str, seed: int, salt: str):
+    """A clip with the fixed padding the runtime keeps around speech (0.2 s before, 0.3 s
+    after) over a -60 dB floor; returns it, the speech's level and the clip's generator."""
     x = read_audio(path)
+    rng = rng_for(seed, salt, key)
+    y = floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
+    return y, speech_level(x), rng
+
+
+def eval_worker(args) -> list[np.ndarray]:
+    """Held-out clip, padded as the runtime keeps it: clean, then each SNR in ``SNRS`` with an
+    evaluation noise."""
+    path, key, seed = args
     fe, noises = worker_state["fe"], worker_state["eval_noises"]
-    rng = rng_for(seed, "eval", key)
-    y = pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3))
-    y = floor_noise(y, rng, 60.0)
-    p = speech_level(x)
+    y, p, rng = _padded_like_runtime(path, key, seed, "eval")
     out = [fe(gain(y, -12.0)).astype(np.float16)]
     for snr in SNRS:
         n = noises[int(rng.integers(len(noises)))]
@@ -408,17 +424,16 @@ def eval_worker(args) -> list[np.ndarray]:
 
 
 def noisy_worker(args) -> np.ndarray:
-    """A validation clip padded as ``eval_worker`` pads it, mixed with a *training* noise at one
-    of ``SNRS`` (drawn per clip): the validation commands in noise, for fitting (the evaluation
-    noises stay for the held-out clips)."""
+    """A validation clip padded as ``eval_worker`` pads it, mixed with a *training* noise (the
+    evaluation ones where there is none) at one of ``SNRS``, drawn per clip: the validation
+    commands in noise, for fitting (the evaluation noises stay for the held-out clips)."""
     path, key, seed = args
-    x = read_audio(path)
-    fe, noises = worker_state["fe"], worker_state["noises"]
-    rng = rng_for(seed, "noisy", key)
-    y = floor_noise(pad_command(x, rng, pre=(0.2, 0.2), post=(0.3, 0.3)), rng, 60.0)
+    fe = worker_state["fe"]
+    noises = worker_state["noises"] or worker_state["eval_noises"]
+    y, p, rng = _padded_like_runtime(path, key, seed, "noisy")
     n = noises[int(rng.integers(len(noises)))]
     snr = SNRS[int(rng.integers(len(SNRS)))]
-    return fe(gain(mix_noise(y, speech_level(x), n, snr, rng), -12.0)).astype(np.float16)
+    return fe(gain(mix_noise(y, p, n, snr, rng), -12.0)).astype(np.float16)
 
 
 def map_tasks(fn, tasks, cfg: IntentConfig, desc: str) -> list:
@@ -867,20 +882,15 @@ def run(cfg: IntentConfig) -> dict:
     )
 
     real = real_sets(cfg)
-    train_noise = [c for c in real["train_noise"]]
     eval_noise = noise_and_music(real["eval"])
     eval_speech = [c for c in real["eval"] if c not in eval_noise]
     train_speech = real["train_speech"]
     if cfg.tiny:
         train_speech, eval_speech = train_speech[:8], eval_speech[:8]
-    from .augment import load_noises
 
     params = FrontEndParams()
     worker_state["fe"] = FastLogMel(params)
-    worker_state["noises"] = load_noises(train_noise, max_s=120.0)
-    worker_state["eval_noises"] = load_noises(eval_noise, max_s=120.0) or [
-        np.random.default_rng(0).standard_normal(SAMPLE_RATE * 10).astype(np.float32)
-    ]
+    load_real_noises(real)
     rir_dir = Path.home() / ".cache" / "hark" / "rirs"
     worker_state["rirs"] = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
     wake = [c for c in clips if c.kind == "wake"]
