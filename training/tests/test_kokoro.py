@@ -103,3 +103,24 @@ def test_keyword_kokoro_plan_adds_a_family_and_leaves_the_others_as_they_were(tm
     assert all(labels.count(w) >= 0.9 * kw.PER_FAMILY for w in kw.KEYWORDS)
     assert sum(c.kind != "keyword" for c in added) == kw.NEGATIVES // 6
     assert all(kw.split_of({"family": "kokoro", "voice": c.voice.name}) == "train" for c in added)
+
+
+def test_keyword_sources_name_kokoro_only_when_it_was_trained_on():
+    from hark_train import keyword as kw
+
+    def row(family):
+        return {
+            "family": family,
+            "voice": "v",
+            "label": "computer",
+            "split": "train",
+            "duration": 1,
+        }
+
+    def sources(rows):
+        return [s["name"] for s in kw.summarise_data(rows, {}, [])["sources"]]
+
+    assert not any("Kokoro" in s for s in sources([row("espeak")]))
+    with_kokoro = sources([row("espeak"), row("kokoro")])
+    assert any("Kokoro-82M" in s for s in with_kokoro)
+    assert "Apache-2.0" in str(kw.summarise_data([row("kokoro")], {}, [])["sources"])
