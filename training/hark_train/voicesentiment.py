@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from . import textdata as td
-from .audio import SAMPLE_RATE, read_audio
-from .augment import gain, load_noises, load_rirs
+from .audio import read_audio
+from .augment import gain, load_rirs
 from .export import export_utterance, git_commit
 from .features import FrontEndParams
 from .intent import (
@@ -43,9 +43,9 @@ from .intent import (
     draw_voice,
     fit,
     floor_noise,
+    load_real_noises,
     map_tasks,
     mix_noise,
-    noise_and_music,
     pad_command,
     predict,
     real_sets,
@@ -281,10 +281,7 @@ def run(cfg: SentimentConfig) -> dict:
     real = real_sets_for(cfg)
     params = FrontEndParams()
     worker_state["fe"] = FastLogMel(params)
-    worker_state["noises"] = load_noises(real["train_noise"], max_s=120.0)
-    worker_state["eval_noises"] = load_noises(noise_and_music(real["eval"]), max_s=120.0) or [
-        np.random.default_rng(0).standard_normal(SAMPLE_RATE * 10).astype(np.float32)
-    ]
+    load_real_noises(real)
     rir_dir = Path.home() / ".cache" / "hark" / "rirs"
     worker_state["rirs"] = list(load_rirs(rir_dir).values()) if rir_dir.exists() else []
 
