@@ -454,6 +454,18 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="extra copies of each training clip with noise at 0-15 dB SNR (default 0)",
     )
+    ph.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="go on training from this exported recogniser (X.onnx beside X.json)",
+    )
+    ph.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default 2e-3; 5e-4 with --init)",
+    )
     ph.add_argument("--no-progress", action="store_true", help="no progress bars")
     ph.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
 

@@ -11,6 +11,9 @@ family except the held-out SVOX Pico. Each training clip is used twice (once cle
 with real noise and a room impulse response, as ``intent.command_copy`` makes a command), with
 SpecAugment masks while training; the targets are espeak-ng's transcriptions of the texts.
 
+``--init X.onnx`` goes on training an exported recogniser (its weights, inventory and
+normalisation; ``load_exported``) on this data, e.g. with ``--noisy-copies`` for loud rooms.
+
 Figures written to the card: CTC loss and greedy phoneme error rate on validation voices (trained
 families) and on the held-out Pico voices, clean and at 12 dB SNR.
 """
@@ -101,6 +104,9 @@ LR_DECAY = 0.85
 BATCH = 32
 #: SNR range (dB) of the extra noisy copies (``PhonemeConfig.noisy_copies``).
 NOISY_SNR = (0.0, 15.0)
+#: Learning rate when training goes on from an exported recogniser (``PhonemeConfig.init``);
+#: it decays by ``LR_DECAY`` from the first round.
+FINE_TUNE_LR = 5e-4
 
 
 @dataclass
@@ -134,6 +140,70 @@ class PhonemeConfig:
     #: Extra augmented copies of each training clip with noise at ``NOISY_SNR`` (every copy
     #: noisy) besides the standard one, for decoding in loud rooms; 0 keeps the two copies.
     noisy_copies: int = 0
+    #: Go on training from this exported recogniser (``X.onnx`` beside its ``X.json``): its
+    #: weights, phoneme inventory and normalisation, at ``FINE_TUNE_LR`` unless ``lr`` is given.
+    init: Path | None = None
+
+
+def load_exported(onnx_path: Path) -> tuple[PhonemeRecogniser, list[str], np.ndarray, np.ndarray]:
+    """An exported recogniser back in PyTorch: the network (in eval mode), its phoneme inventory
+    and its normalisation (mean, std), read from ``X.onnx`` and ``X.json``. ONNX keeps an LSTM's
+    gates in the order i, o, f, c and PyTorch in i, f, c, o."""
+    import onnx
+    from onnx import numpy_helper
+
+    meta = json.loads(onnx_path.with_suffix(".json").read_text())
+    if meta.get("kind") != "phonemes":
+        raise ValueError(f"{onnx_path}: not a phoneme recogniser (kind {meta.get('kind')!r})")
+    graph = onnx.load(str(onnx_path)).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    mean = np.array(meta["frontend"]["mean"], np.float32)
+    std = np.array(meta["frontend"]["std"], np.float32)
+    inv = list(meta["labels"][1:])
+    model = PhonemeRecogniser(len(mean), len(inv))
+    sd = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def take(name: str, key: str, transpose: bool = False) -> None:
+        if name not in init:
+            raise ValueError(f"{onnx_path}: {key} is not a stored weight")
+        value = torch.from_numpy(init[name].T.copy() if transpose else init[name].copy())
+        if value.shape != sd[key].shape:
+            want = tuple(sd[key].shape)
+            raise ValueError(f"{onnx_path}: {key} is {tuple(value.shape)}, not {want}")
+        sd[key] = value
+
+    order = [0, 2, 3, 1]  # torch's i, f, c, o from ONNX's i, o, f, c
+
+    def gates(w: np.ndarray) -> torch.Tensor:
+        chunks = np.split(w, 4, axis=0)
+        return torch.from_numpy(np.concatenate([chunks[k] for k in order], axis=0).copy())
+
+    lstms = [n for n in graph.node if n.op_type == "LSTM"]
+    conv = [n for n in graph.node if n.op_type == "Conv"]
+    matmul = [n for n in graph.node if n.op_type == "MatMul"]
+    add = [n for n in graph.node if n.op_type == "Add" and any(i in init for i in n.input)]
+    if len(lstms) != 2 or len(conv) != 1 or len(matmul) != 1 or len(add) != 1:
+        raise ValueError(f"{onnx_path}: not the recogniser's graph (conv, two LSTMs, linear)")
+    take(conv[0].input[1], "conv.weight")
+    take(conv[0].input[2], "conv.bias")
+    take(matmul[0].input[1], "out.weight", transpose=True)
+    take(next(i for i in add[0].input if i in init), "out.bias")
+    for layer, node in enumerate(lstms):
+        w, r, b = (init[node.input[k]] for k in (1, 2, 3))
+        for d, suffix in enumerate(("", "_reverse")):
+            tag = f"l{layer}{suffix}"
+            half = b.shape[1] // 2
+            for key, value in (
+                (f"weight_ih_{tag}", gates(w[d])),
+                (f"weight_hh_{tag}", gates(r[d])),
+                (f"bias_ih_{tag}", gates(b[d][:half])),
+                (f"bias_hh_{tag}", gates(b[d][half:])),
+            ):
+                if value.shape != sd[f"lstm.{key}"].shape:
+                    raise ValueError(f"{onnx_path}: lstm.{key} has the wrong shape")
+                sd[f"lstm.{key}"] = value
+    model.load_state_dict(sd)
+    return model.eval(), inv, mean, std
 
 
 def _default_context() -> Path:
@@ -292,11 +362,13 @@ def mean_ctc_loss(model, rows, mean, std) -> float:
     return tot / max(len(rows), 1)
 
 
-def train(cfg: PhonemeConfig, tr, va, n_phones: int, mean, std):
-    """Adam on CTC with SpecAugment; keeps the weights of the best validation loss; stops at the
-    time budget. Returns the model and the history."""
+def train(cfg: PhonemeConfig, tr, va, n_phones: int, mean, std, start=None):
+    """Adam on CTC with SpecAugment; keeps the weights of the best validation loss (of the
+    rounds trained here); stops at the time budget. ``start``: a network to go on training (the
+    learning rate then decays from the first round). Returns the model and the history."""
     torch.manual_seed(cfg.seed)
-    model = PhonemeRecogniser(len(mean), n_phones)
+    model = start if start is not None else PhonemeRecogniser(len(mean), n_phones)
+    warm = 0 if start is not None else WARM_ROUNDS
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     order = np.argsort([len(f) for f, _ in tr])
@@ -329,7 +401,7 @@ def train(cfg: PhonemeConfig, tr, va, n_phones: int, mean, std):
         if v < best:
             best = v
             best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-        if epoch >= WARM_ROUNDS:
+        if epoch >= warm:
             for g in opt.param_groups:
                 g["lr"] *= LR_DECAY
         epoch += 1
@@ -404,8 +476,14 @@ def run(cfg: PhonemeConfig) -> dict:
     }
     if not rows["train"] or not rows["valid"]:
         raise ValueError("phonemes: no training or validation clips (are the caches empty?)")
-    stack = np.concatenate([f.astype(np.float32) for f, _ in rows["train"][::20]])
-    mean, std = stack.mean(0), np.maximum(stack.std(0), 1e-3)
+    start = None
+    if cfg.init is not None and cfg.checkpoint is None:
+        start, init_inv, mean, std = load_exported(cfg.init)
+        if init_inv != inv:
+            raise ValueError(f"{cfg.init}: its phoneme inventory differs from the data's")
+    else:
+        stack = np.concatenate([f.astype(np.float32) for f, _ in rows["train"][::20]])
+        mean, std = stack.mean(0), np.maximum(stack.std(0), 1e-3)
     t_train = time.perf_counter()
     ckpt = cfg.checkpoint or cfg.work / f"{cfg.name}-s{cfg.seed}{'-tiny' if cfg.tiny else ''}.pt"
     if cfg.checkpoint is not None:
@@ -417,7 +495,7 @@ def run(cfg: PhonemeConfig) -> dict:
         model.eval()
         mean, std, history = state["mean"], state["std"], state["history"]
     else:
-        model, history = train(cfg, rows["train"], rows["valid"], len(inv), mean, std)
+        model, history = train(cfg, rows["train"], rows["valid"], len(inv), mean, std, start)
         state = {"state": model.state_dict(), "inventory": inv, "mean": mean, "std": std}
         torch.save({**state, "history": history}, ckpt)
     t_eval = time.perf_counter()
@@ -445,6 +523,8 @@ def run(cfg: PhonemeConfig) -> dict:
     training = {
         "voice_spread": cfg.voice_spread,
         "noisy_copies": cfg.noisy_copies,
+        "init": str(cfg.init) if cfg.init is not None else None,
+        "lr": cfg.lr,
         "kokoro_clips": sum(1 for w, _, _ in items if Path(w).is_relative_to(kokoro_cache(cfg))),
         "command": cfg.command,
         "commit": git_commit(),
@@ -499,6 +579,17 @@ def _noisy(training: dict) -> str:
     )
 
 
+def _init(training: dict) -> str:
+    """Where training started, in words (nothing for a fresh network)."""
+    if not training.get("init"):
+        return ""
+    return (
+        f" Training went on from the recogniser `{Path(training['init']).name}` (its weights, "
+        f"phoneme inventory and normalisation) at learning rate {training['lr']:g}, decaying "
+        f"by {LR_DECAY:g} per round."
+    )
+
+
 def _kokoro(training: dict) -> str:
     n = training.get("kokoro_clips", 0)
     if not n:
@@ -539,7 +630,7 @@ Architecture: Conv1d(40→96, kernel 5, stride 3) → ReLU → 2-layer bidirecti
 Phonemes: {" ".join(inv)}.
 
 Built by `{tr["command"]}` at commit `{tr["commit"]}` (seed {tr["seed"]}, {tr["date"]}).
-Time on this 2-core machine (seconds per step): {tr["seconds"]}.
+Time on this 2-core machine (seconds per step): {tr["seconds"]}.{_init(tr)}
 
 ## Training data
 
@@ -607,6 +698,8 @@ def main_args(args) -> int:
         voice_spread=args.voice_spread,
         kokoro_clips=args.kokoro_clips,
         noisy_copies=args.noisy_copies,
+        init=Path(args.init) if args.init else None,
+        lr=args.lr if args.lr is not None else (FINE_TUNE_LR if args.init else PhonemeConfig.lr),
         command="python -m hark_train " + " ".join(sys.argv[1:]),
     )
     ev = run(cfg)

@@ -257,6 +257,15 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert pmeta["io"]["outputs"][0]["shape"] == [1, "frames", len(pmeta["labels"])]
     assert pmeta["training"]["voice_spread"] is False
     assert "vocal-tract length 0.9–1.1" in (pcfg.out / "phonemes.md").read_text()
+    # Training goes on from the exported recogniser (``phonemes --init``).
+    from dataclasses import replace
+
+    fcfg = replace(pcfg, out=tmp_path / "tuned", init=pcfg.out / "phonemes.onnx", lr=5e-4)
+    train_phonemes(fcfg)
+    fmeta = json.loads((fcfg.out / "phonemes.json").read_text())
+    assert fmeta["training"]["init"] == str(pcfg.out / "phonemes.onnx")
+    assert fmeta["labels"] == pmeta["labels"] and fmeta["frontend"] == pmeta["frontend"]
+    assert "went on from the recogniser `phonemes.onnx`" in (fcfg.out / "phonemes.md").read_text()
     (cfg.out / "intent.md").write_text(
         (cfg.out / "intent.md").read_text() + "\n## Notes on this build\n\nkept\n"
     )

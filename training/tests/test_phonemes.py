@@ -108,3 +108,48 @@ def test_noisy_copies_add_noisier_training_examples_only(tmp_path: Path) -> None
     ranges = [level_range(f) for f, _, _ in noisy]
     assert max(ranges[2:4]) < ranges[0] / 2, ranges
     assert len(list((tmp_path / "w").glob("bank-*.pkl"))) == 2
+
+
+def test_an_exported_recogniser_loads_back_into_pytorch(tmp_path: Path) -> None:
+    """``phonemes --init``: the exported graph's weights (ONNX gate order) back in PyTorch give
+    the same log-probabilities, with the inventory and normalisation of the metadata."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from hark_train.export import export_phonemes
+    from hark_train.features import FrontEndParams
+    from hark_train.nets import PhonemeRecogniser
+    from hark_train.phoneme_model import load_exported
+
+    torch.manual_seed(3)
+    inv = ["a", "b", "k", "t"]
+    model = PhonemeRecogniser(40, len(inv)).eval()
+    for p in model.parameters():  # past the default init's symmetric ranges, per tensor
+        p.data += 0.05 * torch.randn_like(p)
+    mean = [0.1 * k for k in range(40)]
+    std = [1.0 + 0.01 * k for k in range(40)]
+    export_phonemes(
+        model,
+        tmp_path,
+        "ph",
+        frontend=FrontEndParams(mean=mean, std=std),
+        inventory=inv,
+        training={},
+        evaluation={},
+    )
+    back, got_inv, got_mean, got_std = load_exported(tmp_path / "ph.onnx")
+    assert got_inv == inv
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(got_std, std, rtol=1e-6)
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((1, 90, 40)).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(back(x).numpy(), model(x).numpy(), atol=1e-5)
+        for a, b in zip(back.state_dict().values(), model.state_dict().values(), strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-7)
+
+    meta = json.loads((tmp_path / "ph.json").read_text())
+    (tmp_path / "ph.json").write_text(json.dumps({**meta, "kind": "intent"}))
+    with pytest.raises(ValueError, match="not a phoneme recogniser"):
+        load_exported(tmp_path / "ph.onnx")
