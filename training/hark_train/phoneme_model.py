@@ -485,7 +485,8 @@ def run(cfg: PhonemeConfig) -> dict:
         stack = np.concatenate([f.astype(np.float32) for f, _ in rows["train"][::20]])
         mean, std = stack.mean(0), np.maximum(stack.std(0), 1e-3)
     t_train = time.perf_counter()
-    ckpt = cfg.checkpoint or cfg.work / f"{cfg.name}-s{cfg.seed}{'-tiny' if cfg.tiny else ''}.pt"
+    tag = ("-tuned" if cfg.init is not None else "") + ("-tiny" if cfg.tiny else "")
+    ckpt = cfg.checkpoint or cfg.work / f"{cfg.name}-s{cfg.seed}{tag}.pt"
     if cfg.checkpoint is not None:
         state = torch.load(cfg.checkpoint, weights_only=False)
         if state["inventory"] != inv:

@@ -266,6 +266,9 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert fmeta["training"]["init"] == str(pcfg.out / "phonemes.onnx")
     assert fmeta["labels"] == pmeta["labels"] and fmeta["frontend"] == pmeta["frontend"]
     assert "went on from the recogniser `phonemes.onnx`" in (fcfg.out / "phonemes.md").read_text()
+    # Its checkpoint does not replace the one it went on from.
+    assert (pcfg.work / "phonemes-s0-tuned-tiny.pt").exists()
+    assert (pcfg.work / "phonemes-s0-tiny.pt").exists()
     (cfg.out / "intent.md").write_text(
         (cfg.out / "intent.md").read_text() + "\n## Notes on this build\n\nkept\n"
     )
