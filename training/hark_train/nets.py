@@ -226,34 +226,50 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def utterance_state_from_onnx(path, model: UtteranceClassifier) -> dict[str, torch.Tensor]:
-    """The ``state_dict`` of ``model`` with the weights of an exported utterance graph
-    (``export.export_utterance``), to continue training a shipped model. ONNX LSTM weights
-    (gates i, o, f, c; input and recurrent biases side by side; one node per layer, both
-    directions) are reordered into PyTorch's layout (gates i, f, g, o)."""
+def _onnx_weights(path) -> tuple[object, dict[str, torch.Tensor]]:
+    """An exported graph and its stored weights by name."""
     import onnx
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
     init = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    for k in state:
-        if not k.startswith("lstm.") and k in init:
-            state[k] = init[k]
+    return graph, init
+
+
+def _lstm_state_from_onnx(path, graph, init: dict, lstm: nn.LSTM) -> dict[str, torch.Tensor]:
+    """``lstm``'s weights (keys ``lstm.…``) from the graph's LSTM nodes, reordered from ONNX's
+    layout (gates i, o, f, c; input and recurrent biases side by side; one node per layer, both
+    directions) into PyTorch's (gates i, f, g, o)."""
     lstms = [n for n in graph.node if n.op_type == "LSTM"]
-    if len(lstms) != model.lstm.num_layers:
-        raise ValueError(
-            f"{path}: {len(lstms)} LSTM layers, the network has {model.lstm.num_layers}"
-        )
-    hid = model.lstm.hidden_size
+    if len(lstms) != lstm.num_layers:
+        raise ValueError(f"{path}: {len(lstms)} LSTM layers, the network has {lstm.num_layers}")
+    hid = lstm.hidden_size
     order = torch.cat([torch.arange(b * hid, (b + 1) * hid) for b in (0, 2, 3, 1)])
+    state = {}
     for layer, node in enumerate(lstms):
         w, r, b = (init[name] for name in node.input[1:4])
+        if w.shape[1] != 4 * hid:
+            raise ValueError(
+                f"{path}: LSTM layer {layer} has {w.shape[1] // 4} hidden units, the network {hid}"
+            )
         for d, suffix in enumerate(["", "_reverse"][: w.shape[0]]):
             state[f"lstm.weight_ih_l{layer}{suffix}"] = w[d][order]
             state[f"lstm.weight_hh_l{layer}{suffix}"] = r[d][order]
             state[f"lstm.bias_ih_l{layer}{suffix}"] = b[d][: 4 * hid][order]
             state[f"lstm.bias_hh_l{layer}{suffix}"] = b[d][4 * hid :][order]
+    return state
+
+
+def utterance_state_from_onnx(path, model: UtteranceClassifier) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of ``model`` with the weights of an exported utterance graph
+    (``export.export_utterance``), to continue training a shipped model (LSTM weights as
+    ``_lstm_state_from_onnx`` reorders them)."""
+    graph, init = _onnx_weights(path)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    for k in state:
+        if not k.startswith("lstm.") and k in init:
+            state[k] = init[k]
+    state.update(_lstm_state_from_onnx(path, graph, init, model.lstm))
     return state
 
 
@@ -287,3 +303,25 @@ class PhonemeRecogniser(nn.Module):
         h = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
         y, _ = self.lstm(h)
         return self.out(self.drop(y)).log_softmax(-1)
+
+
+def phoneme_state_from_onnx(path, model: PhonemeRecogniser) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of ``model`` with the weights of an exported recogniser
+    (``export.export_phonemes``): the convolution and the output bias by name, the output
+    weight from the graph's one MatMul (stored transposed, under a generated name), the LSTM
+    as ``_lstm_state_from_onnx`` reorders it. A weight of another shape is refused, naming
+    the file."""
+    graph, init = _onnx_weights(path)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    matmul = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in init]
+    if len(matmul) != 1:
+        raise ValueError(f"{path}: not a phoneme recogniser's graph (one output MatMul)")
+    found = {k: init[k] for k in ("conv.weight", "conv.bias", "out.bias") if k in init}
+    found["out.weight"] = init[matmul[0].input[1]].T.contiguous()
+    found.update(_lstm_state_from_onnx(path, graph, init, model.lstm))
+    for k, want in state.items():
+        if k not in found:
+            raise ValueError(f"{path}: {k} is not among its weights")
+        if found[k].shape != want.shape:
+            raise ValueError(f"{path}: {k} is {tuple(found[k].shape)}, not {tuple(want.shape)}")
+    return found

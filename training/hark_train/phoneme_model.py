@@ -38,7 +38,7 @@ from .audio import read_audio
 from .augment import VOICE_SPREAD, VOICE_STANDARD, gain, load_noises, load_rirs
 from .export import export_phonemes, git_commit
 from .features import FrontEndParams
-from .nets import PhonemeRecogniser
+from .nets import PhonemeRecogniser, phoneme_state_from_onnx
 from .phonemes import PARSER_VERSION, encode, inventory, phonemize_all
 from .streams import FastLogMel
 from .synth import cache_path
@@ -146,63 +146,17 @@ class PhonemeConfig:
 
 
 def load_exported(onnx_path: Path) -> tuple[PhonemeRecogniser, list[str], np.ndarray, np.ndarray]:
-    """An exported recogniser back in PyTorch: the network (in eval mode), its phoneme inventory
-    and its normalisation (mean, std), read from ``X.onnx`` and ``X.json``. ONNX keeps an LSTM's
-    gates in the order i, o, f, c and PyTorch in i, f, c, o."""
-    import onnx
-    from onnx import numpy_helper
-
+    """An exported recogniser back in PyTorch: the network (in eval mode, weights by
+    ``nets.phoneme_state_from_onnx``), its phoneme inventory and its normalisation (mean, std)
+    from ``X.json`` beside ``X.onnx``."""
     meta = json.loads(onnx_path.with_suffix(".json").read_text())
     if meta.get("kind") != "phonemes":
         raise ValueError(f"{onnx_path}: not a phoneme recogniser (kind {meta.get('kind')!r})")
-    graph = onnx.load(str(onnx_path)).graph
-    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     mean = np.array(meta["frontend"]["mean"], np.float32)
     std = np.array(meta["frontend"]["std"], np.float32)
     inv = list(meta["labels"][1:])
     model = PhonemeRecogniser(len(mean), len(inv))
-    sd = {k: v.clone() for k, v in model.state_dict().items()}
-
-    def take(name: str, key: str, transpose: bool = False) -> None:
-        if name not in init:
-            raise ValueError(f"{onnx_path}: {key} is not a stored weight")
-        value = torch.from_numpy(init[name].T.copy() if transpose else init[name].copy())
-        if value.shape != sd[key].shape:
-            want = tuple(sd[key].shape)
-            raise ValueError(f"{onnx_path}: {key} is {tuple(value.shape)}, not {want}")
-        sd[key] = value
-
-    order = [0, 2, 3, 1]  # torch's i, f, c, o from ONNX's i, o, f, c
-
-    def gates(w: np.ndarray) -> torch.Tensor:
-        chunks = np.split(w, 4, axis=0)
-        return torch.from_numpy(np.concatenate([chunks[k] for k in order], axis=0).copy())
-
-    lstms = [n for n in graph.node if n.op_type == "LSTM"]
-    conv = [n for n in graph.node if n.op_type == "Conv"]
-    matmul = [n for n in graph.node if n.op_type == "MatMul"]
-    add = [n for n in graph.node if n.op_type == "Add" and any(i in init for i in n.input)]
-    if len(lstms) != 2 or len(conv) != 1 or len(matmul) != 1 or len(add) != 1:
-        raise ValueError(f"{onnx_path}: not the recogniser's graph (conv, two LSTMs, linear)")
-    take(conv[0].input[1], "conv.weight")
-    take(conv[0].input[2], "conv.bias")
-    take(matmul[0].input[1], "out.weight", transpose=True)
-    take(next(i for i in add[0].input if i in init), "out.bias")
-    for layer, node in enumerate(lstms):
-        w, r, b = (init[node.input[k]] for k in (1, 2, 3))
-        for d, suffix in enumerate(("", "_reverse")):
-            tag = f"l{layer}{suffix}"
-            half = b.shape[1] // 2
-            for key, value in (
-                (f"weight_ih_{tag}", gates(w[d])),
-                (f"weight_hh_{tag}", gates(r[d])),
-                (f"bias_ih_{tag}", gates(b[d][:half])),
-                (f"bias_hh_{tag}", gates(b[d][half:])),
-            ):
-                if value.shape != sd[f"lstm.{key}"].shape:
-                    raise ValueError(f"{onnx_path}: lstm.{key} has the wrong shape")
-                sd[f"lstm.{key}"] = value
-    model.load_state_dict(sd)
+    model.load_state_dict(phoneme_state_from_onnx(onnx_path, model))
     return model.eval(), inv, mean, std
 
 

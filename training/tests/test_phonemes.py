@@ -149,6 +149,20 @@ def test_an_exported_recogniser_loads_back_into_pytorch(tmp_path: Path) -> None:
         for a, b in zip(back.state_dict().values(), model.state_dict().values(), strict=True):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-7)
 
+    # A recogniser of another size is refused, naming the file.
+    narrow = PhonemeRecogniser(40, len(inv), hidden=32).eval()
+    export_phonemes(
+        narrow,
+        tmp_path,
+        "narrow",
+        frontend=FrontEndParams(mean=mean, std=std),
+        inventory=inv,
+        training={},
+        evaluation={},
+    )
+    with pytest.raises(ValueError, match=r"narrow\.onnx: LSTM layer 0 has 32 hidden units"):
+        load_exported(tmp_path / "narrow.onnx")
+
     meta = json.loads((tmp_path / "ph.json").read_text())
     (tmp_path / "ph.json").write_text(json.dumps({**meta, "kind": "intent"}))
     with pytest.raises(ValueError, match="not a phoneme recogniser"):
