@@ -222,6 +222,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0.0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
 def _word_vector_args(parser: argparse.ArgumentParser, extra_words: int) -> None:
     parser.add_argument(
         "--word-vectors",
@@ -462,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ph.add_argument(
         "--lr",
-        type=float,
+        type=_positive_float,
         default=None,
         help="learning rate (default 2e-3; 5e-4 with --init)",
     )

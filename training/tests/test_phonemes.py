@@ -167,3 +167,12 @@ def test_an_exported_recogniser_loads_back_into_pytorch(tmp_path: Path) -> None:
     (tmp_path / "ph.json").write_text(json.dumps({**meta, "kind": "intent"}))
     with pytest.raises(ValueError, match="not a phoneme recogniser"):
         load_exported(tmp_path / "ph.onnx")
+
+
+@pytest.mark.parametrize("lr", ["0", "-1e-3", "nan", "x"])
+def test_phonemes_cli_refuses_a_bad_learning_rate(lr: str, capsys) -> None:
+    from hark_train.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["phonemes", "--out", "/nonexistent", "--lr", lr])
+    assert e.value.code == 2 and "--lr" in capsys.readouterr().err
