@@ -141,7 +141,8 @@ class PhonemeConfig:
     #: noisy) besides the standard one, for decoding in loud rooms; 0 keeps the two copies.
     noisy_copies: int = 0
     #: Go on training from this exported recogniser (``X.onnx`` beside its ``X.json``): its
-    #: weights, phoneme inventory and normalisation, at ``FINE_TUNE_LR`` unless ``lr`` is given.
+    #: weights, phoneme inventory and normalisation, at ``lr`` (the command line's default
+    #: with ``--init`` is ``FINE_TUNE_LR``).
     init: Path | None = None
 
 
