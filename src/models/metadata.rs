@@ -319,6 +319,28 @@ pub struct GrammarJudge {
     /// Least margin of a command, per frame (0, or absent: none is needed).
     #[serde(default)]
     pub min_margin: f32,
+    /// Weight of the log of the decode's margin plus [`GrammarJudge::MARGIN_FLOOR`] (absent in
+    /// judges written before it was measured: 0).
+    #[serde(default)]
+    pub margin_log: f32,
+    /// Weight of the log of the recogniser's frame count (absent: 0).
+    #[serde(default)]
+    pub log_frames: f32,
+}
+
+/// What the judge measures of one grammar decode.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JudgeInputs {
+    /// The path's per-frame log-probability gap to the best unconstrained path (≤ 0).
+    pub gap: f32,
+    /// The intent graph's out-of-grammar posterior.
+    pub p_oog: f32,
+    /// The intent graph's posterior of the decoded intent.
+    pub p_intent: f32,
+    /// The decode's margin, where measured.
+    pub margin: Option<f64>,
+    /// The recogniser's output frames.
+    pub frames: usize,
 }
 
 /// How a grammar decode is judged a command, as `intent.grammar` states it.
@@ -353,6 +375,8 @@ impl GrammarSpec {
                 j.gap,
                 j.out_of_grammar_logit,
                 j.intent_log_posterior,
+                j.margin_log,
+                j.log_frames,
                 j.bias,
             ];
             if !weights.iter().all(|w| w.is_finite()) {
@@ -396,15 +420,25 @@ impl GrammarJudge {
     /// The out-of-grammar posterior is clamped to `[EPS, 1 - EPS]`, the intent posterior to at
     /// least `EPS`, before their logarithms.
     pub const EPS: f32 = 1e-6;
+    /// Added to the margin before its logarithm: margins below it count alike.
+    pub const MARGIN_FLOOR: f64 = 0.01;
 
-    /// The judge's score in (0, 1) of a decode with per-frame `gap`, out-of-grammar posterior
-    /// `p_oog` and posterior `p_intent` of the decoded intent.
-    pub fn score(&self, gap: f32, p_oog: f32, p_intent: f32) -> f32 {
-        let q = p_oog.clamp(Self::EPS, 1.0 - Self::EPS);
+    /// Whether the score reads the decode's margin (so it is measured before scoring).
+    pub fn weighs_margin(&self) -> bool {
+        self.margin_log != 0.0
+    }
+
+    /// The judge's score in (0, 1) of a decode: its measurements `m` (a margin of `None`
+    /// counts as 0).
+    pub fn score(&self, m: &JudgeInputs) -> f32 {
+        let q = m.p_oog.clamp(Self::EPS, 1.0 - Self::EPS);
+        let margin = m.margin.unwrap_or(0.0).max(0.0);
         let z = self.bias
-            + self.gap * gap
+            + self.gap * m.gap
             + self.out_of_grammar_logit * (q.ln() - (1.0 - q).ln())
-            + self.intent_log_posterior * p_intent.max(Self::EPS).ln();
+            + self.intent_log_posterior * m.p_intent.max(Self::EPS).ln()
+            + self.margin_log * (margin + Self::MARGIN_FLOOR).ln() as f32
+            + self.log_frames * (m.frames.max(1) as f32).ln();
         1.0 / (1.0 + (-z).exp())
     }
 
@@ -852,7 +886,10 @@ mod tests {
             "bias": 3.0, "threshold": 0.5
         }});
         match grammar_spec(old).acceptance() {
-            Ok(GrammarAcceptance::Judge(j)) => assert!(j.min_margin.abs() < f32::EPSILON),
+            Ok(GrammarAcceptance::Judge(j)) => {
+                assert!(j.min_margin.abs() < f32::EPSILON);
+                assert!(!j.weighs_margin() && j.log_frames.abs() < f32::EPSILON);
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -866,17 +903,53 @@ mod tests {
             bias: 2.0,
             threshold: 0.5,
             min_margin: 0.0,
+            margin_log: 0.0,
+            log_frames: 0.0,
         };
+        let at = |gap: f32, p_oog: f32, p_intent: f32| JudgeInputs {
+            gap,
+            p_oog,
+            p_intent,
+            margin: None,
+            frames: 60,
+        };
+        let score = |j: &GrammarJudge, gap, p_oog, p_intent| j.score(&at(gap, p_oog, p_intent));
         // z = 2 + 10·(-0.1) - 0.5·logit(0.2) + 0.5·ln(0.6)
         let z: f32 = 2.0 - 1.0 - 0.5 * (0.2f32 / 0.8).ln() + 0.5 * 0.6f32.ln();
         let want = 1.0 / (1.0 + (-z).exp());
-        assert!((j.score(-0.1, 0.2, 0.6) - want).abs() < 1e-6);
-        assert!(j.score(-0.05, 0.1, 0.9) > j.score(-0.3, 0.1, 0.9));
-        assert!(j.score(-0.1, 0.1, 0.9) > j.score(-0.1, 0.9, 0.9));
-        assert!(j.score(-0.1, 0.1, 0.9) > j.score(-0.1, 0.1, 0.01));
+        assert!((score(&j, -0.1, 0.2, 0.6) - want).abs() < 1e-6);
+        assert!(score(&j, -0.05, 0.1, 0.9) > score(&j, -0.3, 0.1, 0.9));
+        assert!(score(&j, -0.1, 0.1, 0.9) > score(&j, -0.1, 0.9, 0.9));
+        assert!(score(&j, -0.1, 0.1, 0.9) > score(&j, -0.1, 0.1, 0.01));
         // Posteriors of exactly 0 or 1 are clamped, not infinite.
-        assert!(j.score(-0.1, 1.0, 0.0).is_finite() && j.score(-0.1, 0.0, 1.0).is_finite());
-        assert!(j.score(-0.05, 0.1, 0.9) >= j.threshold && j.score(-1.0, 0.9, 0.01) < j.threshold);
+        assert!(score(&j, -0.1, 1.0, 0.0).is_finite() && score(&j, -0.1, 0.0, 1.0).is_finite());
+        assert!(
+            score(&j, -0.05, 0.1, 0.9) >= j.threshold && score(&j, -1.0, 0.9, 0.01) < j.threshold
+        );
+        // Weighing neither the margin nor the length, the judge reads neither.
+        assert!(!j.weighs_margin());
+        let long = JudgeInputs {
+            margin: Some(0.5),
+            frames: 600,
+            ..at(-0.1, 0.2, 0.6)
+        };
+        assert!((j.score(&long) - want).abs() < 1e-6);
+        // z + 0.8·ln(margin + 0.01) + 0.3·ln(frames); no margin counts as 0.
+        let full = GrammarJudge {
+            margin_log: 0.8,
+            log_frames: 0.3,
+            ..j
+        };
+        assert!(full.weighs_margin());
+        let z_full = |margin: f32| z + 0.8 * (margin + 0.01).ln() + 0.3 * 600f32.ln();
+        let sig = |z: f32| 1.0 / (1.0 + (-z).exp());
+        assert!((full.score(&long) - sig(z_full(0.5))).abs() < 1e-6);
+        let unmeasured = JudgeInputs {
+            margin: None,
+            ..long
+        };
+        assert!((full.score(&unmeasured) - sig(z_full(0.0))).abs() < 1e-6);
+        assert!(full.score(&long) > full.score(&unmeasured));
         // Without a least margin none is asked for; with one, it must be reached.
         assert!(j.accepts(0.6, || panic!("no margin is needed")));
         let gated = GrammarJudge {

@@ -12,8 +12,8 @@ use super::grammar::{Decoded, GrammarDecoder};
 use super::graph::read_f32;
 use super::set::Normaliser;
 use super::{
-    GrammarAcceptance, GrammarSpec, Graph, IntentSpec, ModelError, ModelKind, ModelMetadata,
-    argmax, tensor_f32,
+    GrammarAcceptance, GrammarSpec, Graph, IntentSpec, JudgeInputs, ModelError, ModelKind,
+    ModelMetadata, argmax, tensor_f32,
 };
 
 /// An audio model with the front-end normalisation it was trained with.
@@ -329,8 +329,28 @@ impl IntentModel {
         let p_oog = self.posterior(intent_scores, &self.spec.out_of_grammar)?;
         let (confidence, understood) = match g.acceptance {
             GrammarAcceptance::Judge(judge) => {
-                let score = judge.score(gap, p_oog, self.posterior(intent_scores, &intent)?);
-                (score, judge.accepts(score, || g.decoder.margin(logp, d)))
+                // Measured before scoring where the score reads it, else only if the score
+                // alone accepts.
+                let margin = judge
+                    .weighs_margin()
+                    .then(|| g.decoder.margin(logp, d))
+                    .flatten();
+                let inputs = JudgeInputs {
+                    gap,
+                    p_oog,
+                    p_intent: self.posterior(intent_scores, &intent)?,
+                    margin,
+                    frames: d.frames,
+                };
+                let score = judge.score(&inputs);
+                let accepted = judge.accepts(score, || {
+                    if judge.weighs_margin() {
+                        margin
+                    } else {
+                        g.decoder.margin(logp, d)
+                    }
+                });
+                (score, accepted)
             }
             GrammarAcceptance::Thresholds {
                 gap: least_gap,

@@ -279,17 +279,19 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
                     .map(|x| x as f32)
                     .ok_or(format!("{what}: no {key}"))
             };
-            let have = judge.score(
-                d.gap() as f32,
-                number("p_out_of_grammar")?,
-                number("p_intent")?,
-            );
+            // Models from before the margin have none in their cases.
+            let margin = decoder.margin(&logp, &d);
+            let have = judge.score(&hark::models::JudgeInputs {
+                gap: d.gap() as f32,
+                p_oog: number("p_out_of_grammar")?,
+                p_intent: number("p_intent")?,
+                margin,
+                frames: d.frames,
+            });
             let want = number("judge_score")?;
             if (have - want).abs() > 1e-5 {
                 return Err(format!("{what}: judge score {have} vs Python {want}"));
             }
-            // Models from before the margin have none in their cases.
-            let margin = decoder.margin(&logp, &d);
             if let Some(want) = case.get("margin").and_then(serde_json::Value::as_f64) {
                 let margin = margin.ok_or(format!("{what}: no margin"))?;
                 if (margin - want).abs() > 1e-9 {

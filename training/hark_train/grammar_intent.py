@@ -3,11 +3,14 @@
 Attaches a context's phoneme graph (``grammar_graph``) and a phoneme recogniser
 (``phoneme_model``) to an exported intent model. The runtime then takes the intent and every slot
 value from the best path through the graph, and a judge decides whether it is a command: a
-logistic score of three measurements (``judge_features``):
+logistic score of five measurements (``judge_features``):
 
 - how well the path fits: its per-frame log-probability gap to the best unconstrained path;
 - the logit of the intent graph's ``_out_of_grammar_`` posterior;
-- the log posterior the intent graph gives the path's intent (do the two models agree?).
+- the log posterior the intent graph gives the path's intent (do the two models agree?);
+- how clear the meaning is: the log of the decode's *margin* (below) plus ``MARGIN_FLOOR``;
+- how long the command is: the log of the recogniser's frame count (a short clip fits a short
+  phrasing by chance more easily).
 
 The judge is fitted on the validation commands (trained voice families, clips never trained on;
 a command is positive when the path names its intent and every slot right) against the
@@ -77,13 +80,32 @@ GOLDEN_CASES = 6
 #: The out-of-grammar posterior is clamped to [EPS, 1 - EPS], the intent posterior to at least
 #: EPS, before their logarithms.
 EPS = 1e-6
-FEATURES = ("gap", "out_of_grammar_logit", "intent_log_posterior")
+#: Added to the margin (per frame, in [0, 1]) before its logarithm: margins below it count alike.
+MARGIN_FLOOR = 0.01
+FEATURES = ("gap", "out_of_grammar_logit", "intent_log_posterior", "margin_log", "log_frames")
 
 
-def judge_features(gap: float, p_oog: float, p_intent: float) -> np.ndarray:
-    """The judge's measurements of one decode (``src/models/utterance.rs`` computes the same)."""
+def judge_features(
+    gap: float, p_oog: float, p_intent: float, margin: float | None, frames: int
+) -> np.ndarray:
+    """The judge's measurements of one decode (``src/models/metadata.rs`` computes the same); a
+    decode without a margin counts as margin 0."""
     q = min(max(p_oog, EPS), 1.0 - EPS)
-    return np.array([gap, np.log(q) - np.log1p(-q), np.log(max(p_intent, EPS))], np.float64)
+    return np.array(
+        [
+            gap,
+            np.log(q) - np.log1p(-q),
+            np.log(max(p_intent, EPS)),
+            np.log(max(margin or 0.0, 0.0) + MARGIN_FLOOR),
+            np.log(max(frames, 1)),
+        ],
+        np.float64,
+    )
+
+
+def row_features(r: dict) -> np.ndarray:
+    """``judge_features`` of a decode row (its margin measured)."""
+    return judge_features(r["gap"], r["p_oog"], r["p_intent"], r["margin"], r["frames"])
 
 
 @dataclass
@@ -99,12 +121,18 @@ class Judge:
     def score(self, r: dict) -> float:
         if r["intent"] is None:
             return 0.0
-        z = self.bias + float(self.weights @ judge_features(r["gap"], r["p_oog"], r["p_intent"]))
+        if r.get("margin") is None and self.weights[3] != 0:
+            raise ValueError("judge: the decode's margin was not measured")
+        z = self.bias + float(self.weights @ row_features(r))
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def needs_margin(self, r: dict) -> bool:
-        """Whether ``accept`` must read the decode's margin (the score alone does not refuse)."""
-        return self.min_margin > 0 and r["intent"] is not None and self.score(r) >= self.threshold
+        """Whether ``score`` or ``accept`` must read the decode's margin."""
+        if r["intent"] is None:
+            return False
+        if self.weights[3] != 0:
+            return True
+        return self.min_margin > 0 and self.score(r) >= self.threshold
 
     def accept(self, r: dict) -> bool:
         if r["intent"] is None or self.score(r) < self.threshold:
@@ -127,7 +155,8 @@ class Judge:
     @classmethod
     def from_meta(cls, m: dict) -> Judge:
         return cls(
-            np.array([m[f] for f in FEATURES], np.float64),
+            # Judges written before the margin and length were measured weigh them 0.
+            np.array([m.get(f, 0.0) for f in FEATURES], np.float64),
             m["bias"],
             m["threshold"],
             m.get("min_margin", 0.0),
@@ -181,11 +210,13 @@ def fit_judge(
     valid = [(r, p) for r, p in zip(valid_rows, pos, strict=True) if r["intent"] is not None]
     real = [r for r in real_rows if r["intent"] is not None]
     rows = [r for r, _ in valid] + real
+    for r in rows:
+        margin_of(r)
     y = np.array([float(p) for _, p in valid] + [0.0] * len(real))
     w = np.array([1.0] * len(valid) + [len(valid) / max(len(real), 1)] * len(real))
-    x = np.stack([judge_features(r["gap"], r["p_oog"], r["p_intent"]) for r in rows])
+    x = np.stack([row_features(r) for r in rows])
     if y.min() == y.max():  # no negative reached the end of the graph: the path's fit decides
-        weights, bias = np.array([1.0, 0.0, 0.0]), 0.0
+        weights, bias = np.array([1.0] + [0.0] * (len(FEATURES) - 1)), 0.0
     else:
         weights, bias = fit_logistic(x, y, w)
     judge = Judge(weights, bias, 0.0)
@@ -277,6 +308,7 @@ class Runner:
             "gap": d.gap if d.intent is not None else -np.inf,
             "p_oog": p_oog,
             "p_intent": float(post[0][0][labels.index(d.intent)]) if d.intent else 0.0,
+            "frames": d.frames,
             "margin": None,
             "logp": logp,
         }

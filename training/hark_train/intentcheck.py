@@ -56,8 +56,15 @@ class _Grammar:
             understood = False
         elif self.judge is not None:
             p_intent = float(posteriors[labels.index(d.intent)])
-            r = {"intent": d.intent, "gap": d.gap, "p_oog": p_oog, "p_intent": p_intent}
-            # The margin only where the score alone does not refuse, as the runtime does.
+            r = {
+                "intent": d.intent,
+                "gap": d.gap,
+                "p_oog": p_oog,
+                "p_intent": p_intent,
+                "frames": d.frames,
+                "margin": None,
+            }
+            # The margin only where the judge reads it, as the runtime does.
             r["margin"] = self.decoder.margin(logp, d) if self.judge.needs_margin(r) else None
             understood = self.judge.accept(r)
         else:

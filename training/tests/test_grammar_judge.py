@@ -47,6 +47,7 @@ def _decodes(rng, n, right: bool):
                 "p_oog": float(rng.uniform(0.0, 0.2) if right else rng.uniform(0.2, 0.9)),
                 "p_intent": float(rng.uniform(0.5, 1.0) if right else rng.uniform(0.0, 0.5)),
                 "margin": float(rng.uniform(0.02, 0.4) if right else rng.uniform(0.0, 0.02)),
+                "frames": int(rng.integers(40, 120)),
             }
         )
         clips.append(_Clip("command", phrase))
@@ -66,6 +67,7 @@ def _chatter(rng, n):
             "p_oog": float(rng.uniform(0.5, 1.0)),
             "p_intent": float(rng.uniform(0.0, 0.2)),
             "margin": float(rng.uniform(0.0, 0.5)),
+            "frames": int(rng.integers(20, 200)),
         }
         for _ in range(n)
     ]
@@ -73,12 +75,44 @@ def _chatter(rng, n):
 
 
 def test_features_are_clamped_logits_and_logs() -> None:
-    f = judge_features(-0.1, 0.2, 0.5)
+    f = judge_features(-0.1, 0.2, 0.5, 0.09, 50)
     assert f[0] == pytest.approx(-0.1)
     assert f[1] == pytest.approx(np.log(0.2 / 0.8))
     assert f[2] == pytest.approx(np.log(0.5))
-    assert np.all(np.isfinite(judge_features(-0.1, 1.0, 0.0)))
-    assert np.all(np.isfinite(judge_features(-0.1, 0.0, 1.0)))
+    assert f[3] == pytest.approx(np.log(0.1))
+    assert f[4] == pytest.approx(np.log(50))
+    assert np.all(np.isfinite(judge_features(-0.1, 1.0, 0.0, 0.0, 0)))
+    assert np.all(np.isfinite(judge_features(-0.1, 0.0, 1.0, None, 1)))
+    # No margin counts as margin 0.
+    assert judge_features(-0.1, 0.2, 0.5, None, 9)[3] == pytest.approx(np.log(0.01))
+
+
+def test_a_judge_of_three_measurements_still_reads() -> None:
+    """Metadata written before the margin and the length were measured: they weigh 0."""
+    old = {
+        "gap": 8.0,
+        "out_of_grammar_logit": -0.3,
+        "intent_log_posterior": 0.5,
+        "bias": 4.0,
+        "threshold": 0.3,
+        "min_margin": 0.04,
+    }
+    judge = Judge.from_meta(old)
+    assert list(judge.weights[3:]) == [0.0, 0.0]
+    r = {"intent": "X", "gap": -0.2, "p_oog": 0.1, "p_intent": 0.9, "margin": None, "frames": 30}
+    z = 4.0 + 8.0 * -0.2 - 0.3 * np.log(0.1 / 0.9) + 0.5 * np.log(0.9)
+    assert judge.score(r) == pytest.approx(1 / (1 + np.exp(-z)))
+    # Its margin is read only where the score alone accepts.
+    assert judge.needs_margin(r) == (judge.score(r) >= 0.3)
+
+
+def test_a_judge_that_weighs_the_margin_needs_it_measured() -> None:
+    judge = Judge(np.array([1.0, 0.0, 0.0, 0.5, 0.0]), 0.0, 0.5)
+    r = {"intent": "X", "gap": -0.1, "p_oog": 0.1, "p_intent": 0.9, "margin": None, "frames": 9}
+    assert judge.needs_margin(r)
+    with pytest.raises(ValueError, match="margin"):
+        judge.score(r)
+    assert not judge.needs_margin({**r, "intent": None})
 
 
 def test_logistic_fit_matches_the_known_separating_direction() -> None:
@@ -102,6 +136,8 @@ def test_judge_keeps_the_share_asked_for_and_refuses_chatter() -> None:
     real, _ = _chatter(rng, 200)
     judge = fit_judge(right + wrong + chat, rc + wc + cc, real, 0.85, _margin)
     assert judge.weights[0] > 0 and judge.weights[1] < 0 and judge.weights[2] > 0
+    # Right decodes here stand clearer of other meanings than wrong ones and chatter.
+    assert judge.weights[3] > 0
     # At least the share asked for; more where the real speech allows.
     assert np.mean([judge.accept(r) for r in right]) >= 0.85
     # Wrong decodes here have another meaning close by: the margin refuses them.
@@ -175,7 +211,8 @@ def test_the_margin_keeps_its_share_and_refuses_close_meanings() -> None:
     with pytest.raises(ValueError, match="margin"):
         judge.accept({**passing, "margin": None})
     # A judge from before the margin needs none.
-    old = {k: v for k, v in judge.to_meta().items() if k != "min_margin"}
+    before = ("min_margin", "margin_log", "log_frames")
+    old = {k: v for k, v in judge.to_meta().items() if k not in before}
     assert Judge.from_meta(old).accept({**passing, "margin": None})
 
 
@@ -198,8 +235,8 @@ def test_the_threshold_falls_while_real_speech_stays_within_its_budget() -> None
     assert accepted_real <= 0.01
     assert judge.threshold < kept_only.threshold
     assert np.mean([judge.accept(r) for r in right]) > 0.85
-    # The real clips' margins are measured only as far as the threshold needs them.
-    assert len({m for m in measured if m in {id(r) for r in real}}) < len(real)
+    # Every real clip's margin is measured: the judge's score reads it.
+    assert {id(r) for r in real} <= set(measured)
 
 
 def test_the_margin_gate_is_the_lowest_margin_within_the_wrong_share() -> None:

@@ -285,6 +285,8 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
         "gap",
         "out_of_grammar_logit",
         "intent_log_posterior",
+        "margin_log",
+        "log_frames",
         "bias",
         "threshold",
         "min_margin",
