@@ -279,8 +279,9 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
                 format!("  of which grammar search ({} states)", decoder.states()),
                 start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
             ));
-            // The margin's searches run only for a decode the judge's score accepts; measured
-            // here whatever the score, as the most a command can cost.
+            // The margin's searches run for every decode when the judge weighs the margin, else
+            // only for a decode the judge's score accepts; measured here whatever the score, as
+            // the most a command can cost.
             let decoded = decoder.decode(&logp);
             if decoded.intent.is_some() {
                 let searches = 1 + decoded.slots.len();
@@ -289,7 +290,7 @@ pub fn run(models: Arc<ModelSet>, seconds: f64, scratch: &Path) -> anyhow::Resul
                     std::hint::black_box(decoder.margin(&logp, &decoded));
                 }
                 per_command_ms.push((
-                    format!("  and the margin's {searches} searches, when the score accepts"),
+                    format!("  and the margin's {searches} searches (when the judge reads it)"),
                     start.elapsed().as_secs_f64() * 1e3 / f64::from(repeats),
                 ));
             }

@@ -1137,9 +1137,21 @@ def _judge_text(ev: dict, grammar: dict) -> str:
         + term(j["gap"], "gap")
         + term(j["out_of_grammar_logit"], "logit p(out of grammar)")
         + term(j["intent_log_posterior"], "ln p(the path's intent)")
+        + (
+            term(j["margin_log"], "ln(margin + 0.01)") + term(j["log_frames"], "ln frames")
+            if "margin_log" in j
+            else ""
+        )
         + f") must reach {j['threshold']}."
         " The gap is the path's per-frame log-probability gap to the best unconstrained path; the"
-        " two posteriors are this graph's `intent` output (do the two models agree?). It was"
+        " two posteriors are this graph's `intent` output (do the two models agree?)"
+        + (
+            "; the margin is defined below, and frames counts the recogniser's output frames"
+            " (a short clip fits a short phrasing by chance more easily)."
+            if "margin_log" in j
+            else "."
+        )
+        + " It was"
         f" fitted on the {fit.get('validation_clips')} validation clips (a command decoded right"
         " is positive; chatter and wrong decodes are negative) and on"
         f" {fit.get('real_non_command_clips')} real non-command clips the network never trained on"
