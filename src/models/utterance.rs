@@ -331,25 +331,17 @@ impl IntentModel {
             GrammarAcceptance::Judge(judge) => {
                 // Measured before scoring where the score reads it, else only if the score
                 // alone accepts.
-                let margin = judge
-                    .weighs_margin()
-                    .then(|| g.decoder.margin(logp, d))
-                    .flatten();
+                let early = judge.weighs_margin().then(|| g.decoder.margin(logp, d));
                 let inputs = JudgeInputs {
                     gap,
                     p_oog,
                     p_intent: self.posterior(intent_scores, &intent)?,
-                    margin,
+                    margin: early.flatten(),
                     frames: d.frames,
                 };
                 let score = judge.score(&inputs);
-                let accepted = judge.accepts(score, || {
-                    if judge.weighs_margin() {
-                        margin
-                    } else {
-                        g.decoder.margin(logp, d)
-                    }
-                });
+                let accepted =
+                    judge.accepts(score, || early.unwrap_or_else(|| g.decoder.margin(logp, d)));
                 (score, accepted)
             }
             GrammarAcceptance::Thresholds {

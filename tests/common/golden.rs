@@ -279,7 +279,6 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
                     .map(|x| x as f32)
                     .ok_or(format!("{what}: no {key}"))
             };
-            // Models from before the margin have none in their cases.
             let margin = decoder.margin(&logp, &d);
             let have = judge.score(&hark::models::JudgeInputs {
                 gap: d.gap() as f32,
@@ -292,6 +291,7 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
             if (have - want).abs() > 1e-5 {
                 return Err(format!("{what}: judge score {have} vs Python {want}"));
             }
+            // Models from before the margin have none in their cases.
             if let Some(want) = case.get("margin").and_then(serde_json::Value::as_f64) {
                 let margin = margin.ok_or(format!("{what}: no margin"))?;
                 if (margin - want).abs() > 1e-9 {

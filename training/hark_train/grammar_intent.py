@@ -83,6 +83,8 @@ EPS = 1e-6
 #: Added to the margin (per frame, in [0, 1]) before its logarithm: margins below it count alike.
 MARGIN_FLOOR = 0.01
 FEATURES = ("gap", "out_of_grammar_logit", "intent_log_posterior", "margin_log", "log_frames")
+#: Index of the margin's weight in ``Judge.weights``.
+_MARGIN = FEATURES.index("margin_log")
 
 
 def judge_features(
@@ -121,16 +123,20 @@ class Judge:
     def score(self, r: dict) -> float:
         if r["intent"] is None:
             return 0.0
-        if r.get("margin") is None and self.weights[3] != 0:
+        if r.get("margin") is None and self.weighs_margin():
             raise ValueError("judge: the decode's margin was not measured")
         z = self.bias + float(self.weights @ row_features(r))
         return float(1.0 / (1.0 + np.exp(-z)))
+
+    def weighs_margin(self) -> bool:
+        """Whether the score reads the decode's margin."""
+        return self.weights[_MARGIN] != 0
 
     def needs_margin(self, r: dict) -> bool:
         """Whether ``score`` or ``accept`` must read the decode's margin."""
         if r["intent"] is None:
             return False
-        if self.weights[3] != 0:
+        if self.weighs_margin():
             return True
         return self.min_margin > 0 and self.score(r) >= self.threshold
 
@@ -235,8 +241,8 @@ def fit_judge(
     need = int(np.ceil(keep * len(right) - 1e-9))
     threshold = passed[min(need, len(passed)) - 1]
     if len(real_rows) >= MIN_REAL_CLIPS:
-        # Lower while at most `real_fa` of the real non-command clips pass (margins measured in
-        # the order of their scores, only as far as needed).
+        # Lower while at most `real_fa` of the real non-command clips pass (in the order of
+        # their scores, past the margin gate).
         allowed = int(np.floor(real_fa * len(real_rows) + 1e-9))
         through = 0
         lowest = 0.0

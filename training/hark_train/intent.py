@@ -1132,25 +1132,27 @@ def _judge_text(ev: dict, grammar: dict) -> str:
     def term(w: float, what: str) -> str:
         return f" {'−' if w < 0 else '+'} {abs(w)} × {what}"
 
+    # Judges fitted before the margin and the length were weighed have neither.
+    margin_terms, margin_words = "", "."
+    if "margin_log" in j:
+        margin_terms = term(j["margin_log"], "ln(margin + 0.01)") + term(
+            j["log_frames"], "ln frames"
+        )
+        margin_words = (
+            "; the margin is defined below, and frames counts the recogniser's output frames"
+            " (a short clip fits a short phrasing by chance more easily)."
+        )
+
     return (
         f"A judge decides whether it is a command: the score sigmoid({j['bias']}"
         + term(j["gap"], "gap")
         + term(j["out_of_grammar_logit"], "logit p(out of grammar)")
         + term(j["intent_log_posterior"], "ln p(the path's intent)")
-        + (
-            term(j["margin_log"], "ln(margin + 0.01)") + term(j["log_frames"], "ln frames")
-            if "margin_log" in j
-            else ""
-        )
+        + margin_terms
         + f") must reach {j['threshold']}."
         " The gap is the path's per-frame log-probability gap to the best unconstrained path; the"
         " two posteriors are this graph's `intent` output (do the two models agree?)"
-        + (
-            "; the margin is defined below, and frames counts the recogniser's output frames"
-            " (a short clip fits a short phrasing by chance more easily)."
-            if "margin_log" in j
-            else "."
-        )
+        + margin_words
         + " It was"
         f" fitted on the {fit.get('validation_clips')} validation clips (a command decoded right"
         " is positive; chatter and wrong decodes are negative) and on"

@@ -130,15 +130,14 @@ def test_an_exported_recogniser_loads_back_into_pytorch(tmp_path: Path) -> None:
         p.data += 0.05 * torch.randn_like(p)
     mean = [0.1 * k for k in range(40)]
     std = [1.0 + 0.01 * k for k in range(40)]
-    export_phonemes(
-        model,
-        tmp_path,
-        "ph",
-        frontend=FrontEndParams(mean=mean, std=std),
-        inventory=inv,
-        training={},
-        evaluation={},
-    )
+
+    def export(net: PhonemeRecogniser, name: str) -> None:
+        frontend = FrontEndParams(mean=mean, std=std)
+        export_phonemes(
+            net, tmp_path, name, frontend=frontend, inventory=inv, training={}, evaluation={}
+        )
+
+    export(model, "ph")
     back, got_inv, got_mean, got_std = load_exported(tmp_path / "ph.onnx")
     assert got_inv == inv
     np.testing.assert_allclose(got_mean, mean, rtol=1e-6)
@@ -150,16 +149,7 @@ def test_an_exported_recogniser_loads_back_into_pytorch(tmp_path: Path) -> None:
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-7)
 
     # A recogniser of another size is refused, naming the file.
-    narrow = PhonemeRecogniser(40, len(inv), hidden=32).eval()
-    export_phonemes(
-        narrow,
-        tmp_path,
-        "narrow",
-        frontend=FrontEndParams(mean=mean, std=std),
-        inventory=inv,
-        training={},
-        evaluation={},
-    )
+    export(PhonemeRecogniser(40, len(inv), hidden=32).eval(), "narrow")
     with pytest.raises(ValueError, match=r"narrow\.onnx: LSTM layer 0 has 32 hidden units"):
         load_exported(tmp_path / "narrow.onnx")
 
