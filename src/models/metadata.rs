@@ -326,6 +326,28 @@ pub struct GrammarJudge {
     /// Weight of the log of the recogniser's frame count (absent: 0).
     #[serde(default)]
     pub log_frames: f32,
+    /// The gate against wrong commands; where present it replaces `min_margin` (judges fitted
+    /// before it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<JudgeGate>,
+}
+
+/// A second logistic score of a decode, fitted to tell commands decoded right from commands
+/// decoded wrong: `bias + gap·g + margin_log·ln(margin + 0.01) + log_frames·ln(frames)` must
+/// reach `threshold` (a logit, any finite number).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeGate {
+    /// Weight of the per-frame log-probability gap.
+    pub gap: f32,
+    /// Weight of the log of the decode's margin plus [`GrammarJudge::MARGIN_FLOOR`].
+    pub margin_log: f32,
+    /// Weight of the log of the recogniser's frame count.
+    pub log_frames: f32,
+    /// Bias of the gate's score.
+    pub bias: f32,
+    /// Least gate score of a command.
+    pub threshold: f32,
 }
 
 /// What the judge measures of one grammar decode.
@@ -394,6 +416,15 @@ impl GrammarSpec {
                     j.min_margin
                 ));
             }
+            if let Some(g) = j.gate {
+                let numbers = [g.gap, g.margin_log, g.log_frames, g.bias, g.threshold];
+                if !numbers.iter().all(|w| w.is_finite()) {
+                    return Err(
+                        "grammar judge gate weights, bias and threshold must be finite numbers"
+                            .into(),
+                    );
+                }
+            }
             return Ok(GrammarAcceptance::Judge(j));
         }
         let (Some(gap), Some(out_of_grammar)) = (self.gap_threshold, self.out_of_grammar_threshold)
@@ -428,26 +459,49 @@ impl GrammarJudge {
         self.margin_log != 0.0
     }
 
+    fn margin_term(margin: Option<f64>) -> f32 {
+        (margin.unwrap_or(0.0).max(0.0) + Self::MARGIN_FLOOR).ln() as f32
+    }
+
     /// The judge's score in (0, 1) of a decode: its measurements `m` (a margin of `None`
     /// counts as 0).
     pub fn score(&self, m: &JudgeInputs) -> f32 {
         let q = m.p_oog.clamp(Self::EPS, 1.0 - Self::EPS);
-        let margin = m.margin.unwrap_or(0.0).max(0.0);
         let z = self.bias
             + self.gap * m.gap
             + self.out_of_grammar_logit * (q.ln() - (1.0 - q).ln())
             + self.intent_log_posterior * m.p_intent.max(Self::EPS).ln()
-            + self.margin_log * (margin + Self::MARGIN_FLOOR).ln() as f32
+            + self.margin_log * Self::margin_term(m.margin)
             + self.log_frames * (m.frames.max(1) as f32).ln();
         1.0 / (1.0 + (-z).exp())
     }
 
-    /// Whether a decode with judge `score` is a command: the score reaches the threshold and,
-    /// where the judge needs one, the decode's `margin` (asked for only then) reaches
-    /// `min_margin`; a decode without a margin is refused.
-    pub fn accepts(&self, score: f32, margin: impl FnOnce() -> Option<f64>) -> bool {
-        score >= self.threshold
-            && (self.min_margin <= 0.0 || margin().is_some_and(|m| m >= f64::from(self.min_margin)))
+    /// Whether a decode with judge `score` and measurements `m` is a command: the score reaches
+    /// the threshold and the decode passes the gate or, for a judge without one, its margin
+    /// reaches `min_margin` (if any). The `margin` is asked for only where one of these reads
+    /// it; a decode without a margin is then refused.
+    pub fn accepts(
+        &self,
+        score: f32,
+        m: &JudgeInputs,
+        margin: impl FnOnce() -> Option<f64>,
+    ) -> bool {
+        if score < self.threshold {
+            return false;
+        }
+        match self.gate {
+            Some(g) => margin().is_some_and(|measured| {
+                let z = g.bias
+                    + g.gap * m.gap
+                    + g.margin_log * Self::margin_term(Some(measured))
+                    + g.log_frames * (m.frames.max(1) as f32).ln();
+                z >= g.threshold
+            }),
+            None => {
+                self.min_margin <= 0.0
+                    || margin().is_some_and(|measured| measured >= f64::from(self.min_margin))
+            }
+        }
     }
 }
 
@@ -905,6 +959,7 @@ mod tests {
             min_margin: 0.0,
             margin_log: 0.0,
             log_frames: 0.0,
+            gate: None,
         };
         let at = |gap: f32, p_oog: f32, p_intent: f32| JudgeInputs {
             gap,
@@ -951,15 +1006,75 @@ mod tests {
         assert!((full.score(&unmeasured) - sig(z_full(0.0))).abs() < 1e-6);
         assert!(full.score(&long) > full.score(&unmeasured));
         // Without a least margin none is asked for; with one, it must be reached.
-        assert!(j.accepts(0.6, || panic!("no margin is needed")));
+        assert!(j.accepts(0.6, &long, || panic!("no margin is needed")));
         let gated = GrammarJudge {
             min_margin: 0.05,
             ..j
         };
-        assert!(!gated.accepts(0.4, || panic!("the score refuses first")));
-        assert!(gated.accepts(0.6, || Some(0.06)));
-        assert!(!gated.accepts(0.6, || Some(0.04)));
-        assert!(!gated.accepts(0.6, || None));
+        assert!(!gated.accepts(0.4, &long, || panic!("the score refuses first")));
+        assert!(gated.accepts(0.6, &long, || Some(0.06)));
+        assert!(!gated.accepts(0.6, &long, || Some(0.04)));
+        assert!(!gated.accepts(0.6, &long, || None));
+    }
+
+    #[test]
+    fn the_gate_weighs_gap_margin_and_length_against_its_threshold() {
+        let gate = JudgeGate {
+            gap: 0.6,
+            margin_log: 2.0,
+            log_frames: 2.5,
+            bias: -2.0,
+            threshold: 1.5,
+        };
+        let j = GrammarJudge {
+            gap: 10.0,
+            out_of_grammar_logit: 0.0,
+            intent_log_posterior: 0.0,
+            bias: 2.0,
+            threshold: 0.5,
+            // A gate replaces the least margin.
+            min_margin: 0.9,
+            margin_log: 0.0,
+            log_frames: 0.0,
+            gate: Some(gate),
+        };
+        let m = JudgeInputs {
+            gap: -0.2,
+            p_oog: 0.1,
+            p_intent: 0.9,
+            margin: None,
+            frames: 40,
+        };
+        let value = |margin: f64| -2.0 - 0.6 * 0.2 + 2.0 * (margin + 0.01).ln() + 2.5 * 40f64.ln();
+        // The margin at which the gate's score reaches its threshold, and either side of it.
+        let at = ((1.5 + 2.0 + 0.12 - 2.5 * 40f64.ln()) / 2.0).exp() - 0.01;
+        assert!((value(at) - 1.5).abs() < 1e-9);
+        assert!(j.accepts(0.6, &m, || Some(at * 1.01)));
+        assert!(!j.accepts(0.6, &m, || Some(at * 0.99)));
+        assert!(!j.accepts(0.6, &m, || None));
+        assert!(!j.accepts(0.4, &m, || panic!("the score refuses first")));
+        // A longer command passes with a narrower margin.
+        let long = JudgeInputs { frames: 80, ..m };
+        assert!(j.accepts(0.6, &long, || Some(at * 0.99)));
+        // Read from the metadata, checked to be finite.
+        let spec = serde_json::json!({"judge": {
+            "gap": 10.0, "out_of_grammar_logit": 0.0, "intent_log_posterior": 0.0,
+            "bias": 2.0, "threshold": 0.5,
+            "gate": {"gap": 0.6, "margin_log": 2.0, "log_frames": 2.5, "bias": -2.0,
+                     "threshold": 1.5}
+        }});
+        match grammar_spec(spec).acceptance() {
+            Ok(GrammarAcceptance::Judge(read)) => assert_eq!(read.gate, Some(gate)),
+            other => panic!("{other:?}"),
+        }
+        let bad = serde_json::json!({"judge": {
+            "gap": 10.0, "out_of_grammar_logit": 0.0, "intent_log_posterior": 0.0,
+            "bias": 2.0, "threshold": 0.5,
+            "gate": {"gap": 0.6, "margin_log": 2.0, "log_frames": 2.5, "bias": -2.0,
+                     "threshold": 1e39}
+        }});
+        let e = grammar_spec(bad).acceptance().unwrap_err();
+        assert!(e.contains("gate"), "{e}");
     }
 
     #[test]

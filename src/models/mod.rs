@@ -19,8 +19,8 @@ pub mod verify;
 pub use graph::{Graph, GraphState, read_f32, tensor_f32};
 pub use metadata::{
     DType, Dim, FeatureName, GrammarAcceptance, GrammarJudge, GrammarSpec, IntentSpec, IoSpec,
-    JudgeInputs, KeywordSpec, ModelKind, ModelMetadata, SCHEMA, SlotSpec, StateSpec, TensorSpec,
-    VadSpec, VerifySpec, VerifyWord,
+    JudgeGate, JudgeInputs, KeywordSpec, ModelKind, ModelMetadata, SCHEMA, SlotSpec, StateSpec,
+    TensorSpec, VadSpec, VerifySpec, VerifyWord,
 };
 
 use std::path::PathBuf;

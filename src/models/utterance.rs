@@ -340,8 +340,9 @@ impl IntentModel {
                     frames: d.frames,
                 };
                 let score = judge.score(&inputs);
-                let accepted =
-                    judge.accepts(score, || early.unwrap_or_else(|| g.decoder.margin(logp, d)));
+                let accepted = judge.accepts(score, &inputs, || {
+                    early.unwrap_or_else(|| g.decoder.margin(logp, d))
+                });
                 (score, accepted)
             }
             GrammarAcceptance::Thresholds {

@@ -280,13 +280,14 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
                     .ok_or(format!("{what}: no {key}"))
             };
             let margin = decoder.margin(&logp, &d);
-            let have = judge.score(&hark::models::JudgeInputs {
+            let inputs = hark::models::JudgeInputs {
                 gap: d.gap() as f32,
                 p_oog: number("p_out_of_grammar")?,
                 p_intent: number("p_intent")?,
                 margin,
                 frames: d.frames,
-            });
+            };
+            let have = judge.score(&inputs);
             let want = number("judge_score")?;
             if (have - want).abs() > 1e-5 {
                 return Err(format!("{what}: judge score {have} vs Python {want}"));
@@ -298,7 +299,7 @@ pub fn replay_shipped_grammar() -> Result<usize, String> {
                     return Err(format!("{what}: margin {margin} vs Python {want}"));
                 }
             }
-            if case["understood"].as_bool() != Some(judge.accepts(have, || margin)) {
+            if case["understood"].as_bool() != Some(judge.accepts(have, &inputs, || margin)) {
                 return Err(format!("{what}: understood differs from Python ({have})"));
             }
         }

@@ -15,12 +15,14 @@ logistic score of five measurements (``judge_features``):
 The judge is fitted on the validation commands (trained voice families, clips never trained on;
 a command is positive when the path names its intent and every slot right) against the
 validation chatter, the wrongly decoded validation commands and real non-command speech the
-intent network did not train on. A decode is also refused when another meaning comes too close:
-its *margin* (``Decoder.margin``: per frame, how much better the path is than the best path with
-another intent or without one of its slot values) must reach ``min_margin``: the lowest margin at
-which at most ``MAX_WRONG`` of the validation commands reaching it are decoded wrong, counting
-them clean and once more each in a training noise, and never above the margin that keeps
-``MARGIN_KEEP`` of the clean ones decoded right. The judge's threshold keeps at
+intent network did not train on. A decode is also refused when it is likely the wrong command
+(``Gate``): a second logistic score, of the gap, the log margin (``Decoder.margin``: per frame,
+how much better the path is than the best path with another intent or without one of its slot
+values) and the log frame count, fitted to tell the validation commands decoded right from those
+decoded wrong (clean and once more each in a training noise), must reach its threshold: the
+lowest at which at most ``MAX_WRONG`` of those decodes reaching it are wrong, and never above the
+value that keeps ``MARGIN_KEEP`` of the clean ones decoded right. (Judges fitted before the gate
+read the margin alone: ``min_margin``.) The judge's threshold keeps at
 least the share ``keep`` of the validation commands decoded right, and is lowered further while
 it accepts at most ``REAL_FALSE_ACCEPTANCE`` of that real non-command speech. The grammar is
 attached only when it then understands more of the validation commands than the intent network's
@@ -59,14 +61,14 @@ KEEP = 0.85
 #: (``grammar_graph.PhonemePrior``; 0: none). Chosen on the validation commands decoded right
 #: (scales 0-1.3 measured; see the intent card).
 PRIOR_SCALE = 0.8
-#: Share of the validation commands decoded right whose margin the judge's ``min_margin`` keeps
-#: at least (its highest value; chosen with the held-out figures of 0.90-0.98 in view; see the
-#: intent card).
+#: Share of the clean validation commands decoded right that the gate keeps at least (its
+#: highest threshold; chosen, for the margin alone, with the held-out figures of 0.90-0.98 in
+#: view; see the intent card).
 MARGIN_KEEP = 0.95
-#: Share of wrong decodes the margin gate tolerates among the validation commands (clean and in
-#: training noise) whose margin reaches it: the gate is the lowest margin that meets this, and
-#: no higher than the ``MARGIN_KEEP`` margin (a context whose validation commands are rarely
-#: decoded wrong needs no gate to refuse its right decodes).
+#: Share of wrong decodes the gate tolerates among the validation commands (clean and in
+#: training noise) that pass it: its threshold is the lowest that meets this, and no higher than
+#: the ``MARGIN_KEEP`` one (a context whose validation commands are rarely decoded wrong needs no
+#: gate to refuse its right decodes).
 MAX_WRONG = 0.02
 #: Share of the judge's real non-command speech its threshold may accept, when that lowers it
 #: below the ``keep`` threshold (chosen with the held-out figures of 0.005-0.02 in view).
@@ -85,6 +87,10 @@ MARGIN_FLOOR = 0.01
 FEATURES = ("gap", "out_of_grammar_logit", "intent_log_posterior", "margin_log", "log_frames")
 #: Index of the margin's weight in ``Judge.weights``.
 _MARGIN = FEATURES.index("margin_log")
+#: The measurements the gate weighs (``Gate``): how well the path fits, how clear its meaning is
+#: and how long it is.
+GATE_FEATURES = ("gap", "margin_log", "log_frames")
+_GATE = [FEATURES.index(f) for f in GATE_FEATURES]
 
 
 def judge_features(
@@ -111,14 +117,39 @@ def row_features(r: dict) -> np.ndarray:
 
 
 @dataclass
+class Gate:
+    """Refuses a decode that is likely the wrong command: passes when ``bias + weights ·
+    features[GATE_FEATURES] >= threshold`` (a logit of being right, from the decode's margin)."""
+
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    def value(self, r: dict) -> float:
+        if r.get("margin") is None:
+            raise ValueError("judge: the decode's margin was not measured")
+        return self.bias + float(self.weights @ row_features(r)[_GATE])
+
+    def to_meta(self) -> dict:
+        out = {f: round(float(w), 5) for f, w in zip(GATE_FEATURES, self.weights, strict=True)}
+        return {**out, "bias": round(self.bias, 5), "threshold": round(self.threshold, 5)}
+
+    @classmethod
+    def from_meta(cls, m: dict) -> Gate:
+        return cls(np.array([m[f] for f in GATE_FEATURES], np.float64), m["bias"], m["threshold"])
+
+
+@dataclass
 class Judge:
-    """``understood`` when ``sigmoid(bias + weights · features) >= threshold`` and the decode's
-    margin reaches ``min_margin`` (0: no margin is needed)."""
+    """``understood`` when ``sigmoid(bias + weights · features) >= threshold`` and the decode
+    passes the ``gate`` (or, for judges fitted before the gate, its margin reaches
+    ``min_margin``; 0 and no gate: nothing more is needed)."""
 
     weights: np.ndarray
     bias: float
     threshold: float
     min_margin: float = 0.0
+    gate: Gate | None = None
 
     def score(self, r: dict) -> float:
         if r["intent"] is None:
@@ -138,25 +169,35 @@ class Judge:
             return False
         if self.weighs_margin():
             return True
-        return self.min_margin > 0 and self.score(r) >= self.threshold
+        gated = self.gate is not None or self.min_margin > 0
+        return gated and self.score(r) >= self.threshold
 
-    def accept(self, r: dict) -> bool:
-        if r["intent"] is None or self.score(r) < self.threshold:
-            return False
+    def passes(self, r: dict) -> bool:
+        """Whether the decode passes the gate (or reaches ``min_margin``); needs its margin."""
+        if self.gate is not None:
+            return self.gate.value(r) >= self.gate.threshold
         if self.min_margin <= 0:
             return True
         if r.get("margin") is None:
             raise ValueError("judge: the decode's margin was not measured")
         return r["margin"] >= self.min_margin
 
+    def accept(self, r: dict) -> bool:
+        if r["intent"] is None or self.score(r) < self.threshold:
+            return False
+        return self.passes(r)
+
     def to_meta(self) -> dict:
         out = {f: round(float(w), 5) for f, w in zip(FEATURES, self.weights, strict=True)}
-        return {
+        meta = {
             **out,
             "bias": round(self.bias, 5),
             "threshold": round(self.threshold, 5),
             "min_margin": round(self.min_margin, 5),
         }
+        if self.gate is not None:
+            meta["gate"] = self.gate.to_meta()
+        return meta
 
     @classmethod
     def from_meta(cls, m: dict) -> Judge:
@@ -166,6 +207,7 @@ class Judge:
             m["bias"],
             m["threshold"],
             m.get("min_margin", 0.0),
+            Gate.from_meta(m["gate"]) if m.get("gate") else None,
         )
 
 
@@ -206,8 +248,8 @@ def fit_judge(
     """The judge from the validation decodes (positive: a command decoded right) and real
     non-command speech (negative; together weighted as much as the validation decodes).
     ``margin_of(row)`` measures a decode's margin (``Runner.margin``); ``noisy`` holds the
-    decodes and clips of the validation commands in training noise, which only the margin
-    gate reads."""
+    decodes and clips of the validation commands in training noise, which only the gate
+    reads."""
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"grammar: keep must be in (0, 1], not {keep}")
     pos = [_right(r, c) for r, c in zip(valid_rows, valid_clips, strict=True)]
@@ -227,27 +269,26 @@ def fit_judge(
         weights, bias = fit_logistic(x, y, w)
     judge = Judge(weights, bias, 0.0)
     right = [r for r, p in valid if p]
-    cap = float(np.quantile([margin_of(r) for r in right], 1.0 - margin_keep))
     decodes = [
-        (margin_of(r), _right(r, c))
+        (r, _right(r, c))
         for r, c in list(zip(valid_rows, valid_clips, strict=True)) + list(zip(*noisy, strict=True))
         if c.kind == "command" and r["intent"] is not None
     ]
-    judge.min_margin = round(margin_gate(decodes, cap, max_wrong), 5)
-    # The highest threshold that keeps `keep` of all the right decodes (past the margin).
-    passed = sorted(
-        (judge.score(r) for r in right if margin_of(r) >= judge.min_margin), reverse=True
-    )
+    for r, _ in decodes:
+        margin_of(r)
+    judge.gate = fit_gate(decodes, right, margin_keep, max_wrong)
+    # The highest threshold that keeps `keep` of all the right decodes (past the gate).
+    passed = sorted((judge.score(r) for r in right if judge.passes(r)), reverse=True)
     need = int(np.ceil(keep * len(right) - 1e-9))
     threshold = passed[min(need, len(passed)) - 1]
     if len(real_rows) >= MIN_REAL_CLIPS:
         # Lower while at most `real_fa` of the real non-command clips pass (in the order of
-        # their scores, past the margin gate).
+        # their scores, past the gate).
         allowed = int(np.floor(real_fa * len(real_rows) + 1e-9))
         through = 0
         lowest = 0.0
         for r in sorted(real, key=judge.score, reverse=True):
-            if margin_of(r) >= judge.min_margin:
+            if judge.passes(r):
                 through += 1
                 if through > allowed:
                     lowest = judge.score(r) + 1e-5
@@ -258,11 +299,34 @@ def fit_judge(
     return Judge.from_meta(judge.to_meta())
 
 
-def margin_gate(decodes: list[tuple[float, bool]], cap: float, max_wrong: float) -> float:
-    """The lowest margin (0 or one of the decodes' margins, at most ``cap``) at which at most
-    ``max_wrong`` of the ``(margin, right)`` decodes that reach it are wrong."""
-    for gate in sorted({0.0} | {m for m, _ in decodes if m < cap}):
-        kept = [ok for m, ok in decodes if m >= gate]
+def fit_gate(
+    decodes: list[tuple[dict, bool]], right: list[dict], keep: float, max_wrong: float
+) -> Gate | None:
+    """The gate from the validation commands' ``(decode, right)`` pairs (margins measured):
+    a logistic score of ``GATE_FEATURES`` telling right decodes from wrong ones, passing at the
+    ``lowest_gate`` of their scores, no higher than the score that keeps the share ``keep`` of the
+    clean decodes ``right``. ``None`` when no gate is needed (no wrong decode, or none refused)."""
+    y = np.array([float(ok) for _, ok in decodes])
+    if not len(y) or y.min() == y.max():
+        return None
+    x = np.stack([row_features(r)[_GATE] for r, _ in decodes])
+    weights, bias = fit_logistic(x, y, np.ones(len(y)))
+    gate = Gate(weights, bias, 0.0)
+    cap = float(np.quantile([gate.value(r) for r in right], 1.0 - keep))
+    least = lowest_gate([(gate.value(r), ok) for r, ok in decodes], cap, max_wrong)
+    if not np.isfinite(least):
+        return None
+    gate.threshold = least
+    # As the metadata stores it, so that the fit's choices are those the runtime reads.
+    return Gate.from_meta(gate.to_meta())
+
+
+def lowest_gate(decodes: list[tuple[float, bool]], cap: float, max_wrong: float) -> float:
+    """The lowest gate (``-inf``: none, or one of the decodes' values below ``cap``; at most
+    ``cap``) at which at most ``max_wrong`` of the ``(value, right)`` decodes that reach it are
+    wrong."""
+    for gate in sorted({-np.inf} | {v for v, _ in decodes if v < cap}):
+        kept = [ok for v, ok in decodes if v >= gate]
         if kept and 1.0 - float(np.mean(kept)) <= max_wrong + 1e-12:
             return gate
     return cap

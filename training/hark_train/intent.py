@@ -1179,6 +1179,19 @@ def _margin_text(ev: dict, j: dict) -> str:
             f" of {' / '.join(str(s) for s in SNRS)} dB SNR ({noisy.get('commands')} copies,"
             f" {_p(noisy.get('acceptance_without_rejection'))} of them decoded right)"
         )
+        gate = j.get("gate")
+        if gate:
+            g = gate
+            return (
+                "A decode must also pass a gate against wrong commands: bias "
+                f"{g['bias']:+.3f} + {g['gap']:.3f} × gap + {g['margin_log']:.3f} × ln({margin}"
+                f" + 0.01) + {g['log_frames']:.3f} × ln(frames) must reach {g['threshold']}."
+                " Its weights are fitted to tell the validation commands decoded right from those"
+                f" decoded wrong, {seen}; its threshold is the lowest at which at most"
+                f" {_p(ev['max_wrong'])} of the decodes that pass it are wrong, and never higher"
+                f" than the value of {_p(ev.get('margin_keep'))} of the clean ones decoded right."
+                + rule
+            )
         if not j.get("min_margin"):
             return (
                 f"No minimum is set for {margin}: at most {_p(ev['max_wrong'])} of the decodes"

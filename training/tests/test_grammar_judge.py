@@ -1,6 +1,6 @@
 """The grammar decoder's judge (``hark_train.grammar_intent``): its measurements, the logistic
-fit, the margin it needs and the threshold that keeps at least a share of the validation commands
-decoded right."""
+fit, the gate against wrong commands and the threshold that keeps at least a share of the
+validation commands decoded right."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hark_train.grammar_intent import (
     fit_judge,
     fit_logistic,
     judge_features,
-    margin_gate,
+    lowest_gate,
 )
 
 
@@ -172,7 +172,7 @@ def _with_margins(rows, rng, low: float, high: float):
     return [{**r, "margin": float(rng.uniform(low, high))} for r in rows]
 
 
-def test_the_margin_keeps_its_share_and_refuses_close_meanings() -> None:
+def test_the_gate_keeps_its_share_and_refuses_close_meanings() -> None:
     rng = np.random.default_rng(4)
     right, rc = _decodes(rng, 200, True)
     right = _with_margins(right, rng, 0.02, 0.4)
@@ -189,31 +189,46 @@ def test_the_margin_keeps_its_share_and_refuses_close_meanings() -> None:
         margin_keep=0.95,
         max_wrong=0.0,
     )
-    # No wrong decode may pass: the gate lies above every close one, no higher than the margin
-    # that keeps 95% of the right ones.
-    cap = np.quantile([r["margin"] for r in right], 0.05)
-    assert max(r["margin"] for r in close) < judge.min_margin <= cap + 1e-5
+    # No wrong decode may pass: the gate refuses every close one and keeps at least 95% of the
+    # right ones; it learnt that a wider margin means a right decode.
+    gate = judge.gate
+    assert gate is not None and judge.min_margin == 0.0
+    assert gate.weights[1] > 0
+    assert not any(judge.passes(r) for r in close)
+    assert np.mean([judge.passes(r) for r in right]) >= 0.95 - 1e-9
     assert np.mean([judge.accept(r) for r in right]) >= 0.85
-    assert not any(judge.accept(r) for r in close)
     # With a tolerated share of wrong decodes, the gate lets a few close ones through.
     tolerant = fit_judge(
         right + close, rc + cc, real, keep=0.85, margin_of=lambda r: r["margin"], max_wrong=0.02
     )
-    assert tolerant.min_margin < judge.min_margin
-    through = sum(r["margin"] >= tolerant.min_margin for r in close)
-    kept = through + sum(r["margin"] >= tolerant.min_margin for r in right)
+    assert tolerant.gate is not None
+    through = sum(tolerant.passes(r) for r in close)
+    kept = through + sum(tolerant.passes(r) for r in right)
     assert 0 < through <= 0.02 * kept
-    # The runtime reads the margin from the metadata; a decode whose margin is unknown is an
+    # The runtime reads the gate from the metadata; a decode whose margin is unknown is an
     # error, not a guess.
     again = Judge.from_meta(judge.to_meta())
-    assert again.min_margin == pytest.approx(judge.min_margin)
+    assert again.gate is not None
+    assert again.gate.to_meta() == gate.to_meta()
+    assert [again.accept(r) for r in right + close] == [judge.accept(r) for r in right + close]
     passing = next(r for r in right if judge.accept(r))
     with pytest.raises(ValueError, match="margin"):
         judge.accept({**passing, "margin": None})
     # A judge from before the margin needs none.
-    before = ("min_margin", "margin_log", "log_frames")
+    before = ("min_margin", "margin_log", "log_frames", "gate")
     old = {k: v for k, v in judge.to_meta().items() if k not in before}
+    assert Judge.from_meta(old).gate is None
     assert Judge.from_meta(old).accept({**passing, "margin": None})
+
+
+def test_a_judge_with_a_margin_gate_reads_as_before() -> None:
+    """Judges fitted before the learnt gate refuse decodes below ``min_margin``."""
+    judge = Judge(np.array([1.0, 0.0, 0.0, 0.0, 0.0]), 5.0, 0.5, min_margin=0.05)
+    row = {"intent": "X", "gap": -0.1, "p_oog": 0.1, "p_intent": 0.9, "frames": 50}
+    assert judge.accept({**row, "margin": 0.06})
+    assert not judge.accept({**row, "margin": 0.04})
+    assert "gate" not in judge.to_meta()
+    assert Judge.from_meta(judge.to_meta()).min_margin == pytest.approx(0.05)
 
 
 def test_the_threshold_falls_while_real_speech_stays_within_its_budget() -> None:
@@ -239,16 +254,16 @@ def test_the_threshold_falls_while_real_speech_stays_within_its_budget() -> None
     assert {id(r) for r in real} <= set(measured)
 
 
-def test_the_margin_gate_is_the_lowest_margin_within_the_wrong_share() -> None:
-    rights = [(m, True) for m in (0.10, 0.20, 0.30, 0.40)]
+def test_the_gate_is_the_lowest_value_within_the_wrong_share() -> None:
+    rights = [(v, True) for v in (0.10, 0.20, 0.30, 0.40)]
     # No wrong decode: no gate at all.
-    assert margin_gate(rights, cap=0.25, max_wrong=0.0) == 0.0
-    # Wrong decodes at 0.01 and 0.05: the lowest margin above both that is one of the decodes'.
-    assert margin_gate(rights + [(0.01, False), (0.05, False)], 0.25, 0.0) == pytest.approx(0.10)
+    assert lowest_gate(rights, cap=0.25, max_wrong=0.0) == -np.inf
+    # Wrong decodes at 0.01 and 0.05: the lowest value above both that is one of the decodes'.
+    assert lowest_gate(rights + [(0.01, False), (0.05, False)], 0.25, 0.0) == pytest.approx(0.10)
     # One wrong decode of five tolerated: only the lower one must go.
-    assert margin_gate(rights + [(0.01, False), (0.05, False)], 0.25, 0.2) == pytest.approx(0.05)
-    # Never above the cap, even when wrong decodes reach the highest margins.
-    assert margin_gate(rights + [(0.45, False)], 0.25, 0.0) == pytest.approx(0.25)
+    assert lowest_gate(rights + [(0.01, False), (0.05, False)], 0.25, 0.2) == pytest.approx(0.05)
+    # Never above the cap, even when wrong decodes reach the highest values.
+    assert lowest_gate(rights + [(0.45, False)], 0.25, 0.0) == pytest.approx(0.25)
 
 
 def test_commands_decoded_wrong_only_in_noise_still_raise_the_gate() -> None:
@@ -259,13 +274,13 @@ def test_commands_decoded_wrong_only_in_noise_still_raise_the_gate() -> None:
     right = _with_margins(right, rng, 0.02, 0.4)
     real = _with_margins(_chatter(rng, 300)[0], rng, 0.0, 0.5)
     clean = fit_judge(right, rc, real, 0.85, _margin)
-    assert clean.min_margin == 0.0
+    assert clean.gate is None and clean.min_margin == 0.0
     noisy_right, nrc = _decodes(rng, 100, True)
     noisy_right = _with_margins(noisy_right, rng, 0.02, 0.4)
     noisy_wrong, nwc = _decodes(rng, 30, False)
     noisy = (noisy_right + noisy_wrong, nrc + nwc)
     judge = fit_judge(right, rc, real, 0.85, _margin, noisy=noisy)
-    assert judge.min_margin > 0.01
-    passing = [r for r in right + noisy[0] if r["margin"] >= judge.min_margin]
+    assert judge.gate is not None
+    passing = [r for r in right + noisy[0] if judge.passes(r)]
     wrong = sum(r["slots"] != {"area": "kitchen"} for r in passing)
     assert 0 < wrong <= 0.02 * len(passing)

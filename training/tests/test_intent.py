@@ -281,7 +281,7 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
     assert meta["evaluation"]["grammar"]["prior_scale"] == 0.8
     j = g["judge"]
     assert "gap_threshold" not in g and 0.0 < j["threshold"] <= 1.0
-    assert set(j) == {
+    assert set(j) - {"gate"} == {
         "gap",
         "out_of_grammar_logit",
         "intent_log_posterior",
@@ -291,7 +291,11 @@ def test_tiny_intent_pipeline(tmp_path: Path) -> None:
         "threshold",
         "min_margin",
     }
-    assert 0.0 <= j["min_margin"] <= 1.0
+    # New judges gate on the learnt score (where the validation commands need one), not on the
+    # margin alone.
+    assert j["min_margin"] == 0.0
+    if "gate" in j:
+        assert set(j["gate"]) == {"gap", "margin_log", "log_frames", "bias", "threshold"}
     assert meta["evaluation"]["grammar"]["keep"] == 0.85
     assert meta["evaluation"]["grammar"]["margin_keep"] == 0.95
     assert meta["evaluation"]["grammar"]["max_wrong"] == 0.02
@@ -505,3 +509,9 @@ def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
     assert "55.0% are understood and 2.5% accepted wrong" in text
     free = grammar_card(noisy, {"phonemes": "p", "judge": {**gated, "min_margin": 0.0}}, "x")
     assert "No minimum is set for its *margin*" in free
+    gate = {"gap": 0.6, "margin_log": 2.2, "log_frames": 2.4, "bias": -2.0, "threshold": 1.7}
+    learnt = grammar_card(
+        noisy, {"phonemes": "p", "judge": {**gated, "min_margin": 0.0, "gate": gate}}, "x"
+    )
+    assert "pass a gate against wrong commands: bias -2.000 + 0.600 × gap" in learnt
+    assert "must reach 1.7" in learnt and "at most 2.0% of the decodes that pass it" in learnt
