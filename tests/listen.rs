@@ -481,11 +481,37 @@ fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
     assert_eq!(strict["understood"], false, "{strict}");
     let score = lenient["confidence"].as_f64().unwrap();
     assert!(score > 0.0 && score < 1.0, "{lenient}");
-    // The margin is a second condition: a score the threshold accepts is refused when another
+    // The gate is a second condition: a score the threshold accepts is refused when the gate's
+    // score (of the gap, the margin and the length) falls short of its threshold.
+    let gated = |threshold: f64| {
+        shipped_intent_event(|m| {
+            let j = &mut m["intent"]["grammar"]["judge"];
+            j["threshold"] = 1e-6.into();
+            j["gate"]["threshold"] = threshold.into();
+        })
+    };
+    assert_eq!(gated(-1e6)["understood"], true);
+    let refused = gated(1e6);
+    assert_eq!(refused["understood"], false, "{refused}");
+    assert_eq!(refused["intent"], lenient["intent"]);
+    let out = listen_with_shipped_intent(|m| {
+        m["intent"]["grammar"]["judge"]["gate"]
+            .as_object_mut()
+            .unwrap()
+            .remove("margin_log");
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("intent.json") && stderr.contains("margin_log"),
+        "{stderr}"
+    );
+    // A judge fitted before the gate: a score the threshold accepts is refused when another
     // meaning comes closer than `min_margin`.
     let margin = |min_margin: f64| {
         shipped_intent_event(|m| {
             let j = &mut m["intent"]["grammar"]["judge"];
+            j.as_object_mut().unwrap().remove("gate");
             j["threshold"] = 1e-6.into();
             j["min_margin"] = min_margin.into();
         })

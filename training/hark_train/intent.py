@@ -1184,8 +1184,10 @@ def _margin_text(ev: dict, j: dict) -> str:
             g = gate
             return (
                 "A decode must also pass a gate against wrong commands: bias "
-                f"{g['bias']:+.3f} + {g['gap']:.3f} × gap + {g['margin_log']:.3f} × ln({margin}"
-                f" + 0.01) + {g['log_frames']:.3f} × ln(frames) must reach {g['threshold']}."
+                f"{g['bias']:+.3f} + {g['gap']:.3f} × gap + {g['margin_log']:.3f} × ln(margin"
+                f" + 0.01) + {g['log_frames']:.3f} × ln(frames) must reach {g['threshold']},"
+                " where the margin is how much better per frame the path scores than the best path"
+                " with another intent or without one of its slot values."
                 " Its weights are fitted to tell the validation commands decoded right from those"
                 f" decoded wrong, {seen}; its threshold is the lowest at which at most"
                 f" {_p(ev['max_wrong'])} of the decodes that pass it are wrong, and never higher"
