@@ -459,6 +459,7 @@ impl GrammarJudge {
         self.margin_log != 0.0
     }
 
+    /// `ln(margin + MARGIN_FLOOR)`, a missing or negative margin counting as 0.
     fn margin_term(margin: Option<f64>) -> f32 {
         (margin.unwrap_or(0.0).max(0.0) + Self::MARGIN_FLOOR).ln() as f32
     }

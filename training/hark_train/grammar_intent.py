@@ -119,7 +119,8 @@ def row_features(r: dict) -> np.ndarray:
 @dataclass
 class Gate:
     """Refuses a decode that is likely the wrong command: passes when ``bias + weights ·
-    features[GATE_FEATURES] >= threshold`` (a logit of being right, from the decode's margin)."""
+    features[GATE_FEATURES] >= threshold`` (a logit of being right, from the decode's gap,
+    margin and length; the margin must have been measured)."""
 
     weights: np.ndarray
     bias: float
