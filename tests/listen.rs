@@ -458,6 +458,18 @@ fn listen_with_shipped_intent(edit: impl FnOnce(&mut serde_json::Value)) -> Outp
         .unwrap()
 }
 
+/// `hark listen` refuses the shipped intent model with its metadata edited by `edit`, with an
+/// error naming `intent.json` and `word`.
+fn assert_shipped_intent_refused(edit: impl FnOnce(&mut serde_json::Value), word: &str) {
+    let out = listen_with_shipped_intent(edit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("intent.json") && stderr.contains(word),
+        "{stderr}"
+    );
+}
+
 /// The intent event of `listen_with_shipped_intent`.
 fn shipped_intent_event(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
     json_lines(&listen_with_shipped_intent(edit))
@@ -494,17 +506,14 @@ fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
     let refused = gated(1e6);
     assert_eq!(refused["understood"], false, "{refused}");
     assert_eq!(refused["intent"], lenient["intent"]);
-    let out = listen_with_shipped_intent(|m| {
-        m["intent"]["grammar"]["judge"]["gate"]
-            .as_object_mut()
-            .unwrap()
-            .remove("margin_log");
-    });
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("intent.json") && stderr.contains("margin_log"),
-        "{stderr}"
+    assert_shipped_intent_refused(
+        |m| {
+            m["intent"]["grammar"]["judge"]["gate"]
+                .as_object_mut()
+                .unwrap()
+                .remove("margin_log");
+        },
+        "margin_log",
     );
     // A judge fitted before the gate: a score the threshold accepts is refused when another
     // meaning comes closer than `min_margin`.
@@ -520,14 +529,11 @@ fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
     let unclear = margin(0.999);
     assert_eq!(unclear["understood"], false, "{unclear}");
     assert_eq!(unclear["intent"], lenient["intent"]);
-    let out = listen_with_shipped_intent(|m| {
-        m["intent"]["grammar"]["judge"]["min_margin"] = (-0.5).into();
-    });
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("intent.json") && stderr.contains("min_margin"),
-        "{stderr}"
+    assert_shipped_intent_refused(
+        |m| {
+            m["intent"]["grammar"]["judge"]["min_margin"] = (-0.5).into();
+        },
+        "min_margin",
     );
 
     let thresholds = |gap: f64| {
@@ -546,16 +552,13 @@ fn grammar_decodes_are_judged_by_the_judge_or_the_older_thresholds() {
     let strict_gap = ratio.ln() + 1e-3;
     assert_eq!(thresholds(strict_gap.min(0.0))["understood"], false);
 
-    let out = listen_with_shipped_intent(|m| {
-        m["intent"]["grammar"]
-            .as_object_mut()
-            .unwrap()
-            .remove("judge");
-    });
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("intent.json") && stderr.contains("judge"),
-        "{stderr}"
+    assert_shipped_intent_refused(
+        |m| {
+            m["intent"]["grammar"]
+                .as_object_mut()
+                .unwrap()
+                .remove("judge");
+        },
+        "judge",
     );
 }

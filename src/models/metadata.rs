@@ -464,6 +464,11 @@ impl GrammarJudge {
         (margin.unwrap_or(0.0).max(0.0) + Self::MARGIN_FLOOR).ln() as f32
     }
 
+    /// `ln(frames)`, at least one frame.
+    fn length_term(frames: usize) -> f32 {
+        (frames.max(1) as f32).ln()
+    }
+
     /// The judge's score in (0, 1) of a decode: its measurements `m` (a margin of `None`
     /// counts as 0).
     pub fn score(&self, m: &JudgeInputs) -> f32 {
@@ -473,7 +478,7 @@ impl GrammarJudge {
             + self.out_of_grammar_logit * (q.ln() - (1.0 - q).ln())
             + self.intent_log_posterior * m.p_intent.max(Self::EPS).ln()
             + self.margin_log * Self::margin_term(m.margin)
-            + self.log_frames * (m.frames.max(1) as f32).ln();
+            + self.log_frames * Self::length_term(m.frames);
         1.0 / (1.0 + (-z).exp())
     }
 
@@ -495,7 +500,7 @@ impl GrammarJudge {
                 let z = g.bias
                     + g.gap * m.gap
                     + g.margin_log * Self::margin_term(Some(measured))
-                    + g.log_frames * (m.frames.max(1) as f32).ln();
+                    + g.log_frames * Self::length_term(m.frames);
                 z >= g.threshold
             }),
             None => {
