@@ -275,7 +275,7 @@ def fit_judge(
         for r, c in list(zip(valid_rows, valid_clips, strict=True)) + list(zip(*noisy, strict=True))
         if c.kind == "command" and r["intent"] is not None
     ]
-    for r, _ in decodes:
+    for r, _ in decodes:  # the gate reads each decode's margin (measured once, kept in the row)
         margin_of(r)
     judge.gate = fit_gate(decodes, right, margin_keep, max_wrong)
     # The highest threshold that keeps `keep` of all the right decodes (past the gate).

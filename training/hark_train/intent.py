@@ -1128,16 +1128,12 @@ def _judge_text(ev: dict, grammar: dict) -> str:
             f" `_out_of_grammar_` posterior is at most {grammar.get('out_of_grammar_threshold')}."
         )
     fit = ev.get("judge_fit", {})
-
-    def term(w: float, what: str) -> str:
-        return f" {'−' if w < 0 else '+'} {abs(w)} × {what}"
+    term = _weighted_term
 
     # Judges fitted before the margin and the length were weighed have neither.
     margin_terms, margin_words = "", "."
     if "margin_log" in j:
-        margin_terms = term(j["margin_log"], "ln(margin + 0.01)") + term(
-            j["log_frames"], "ln frames"
-        )
+        margin_terms = term(j["margin_log"], _log_margin()) + term(j["log_frames"], "ln frames")
         margin_words = (
             "; the margin is defined below, and frames counts the recogniser's output frames"
             " (a short clip fits a short phrasing by chance more easily)."
@@ -1161,6 +1157,18 @@ def _judge_text(ev: dict, grammar: dict) -> str:
     )
 
 
+def _weighted_term(w: float, what: str) -> str:
+    """`` + w × what`` (`` − |w| × what`` for a negative weight), for the card's formulas."""
+    return f" {'−' if w < 0 else '+'} {abs(w)} × {what}"
+
+
+def _log_margin() -> str:
+    """The margin's term in the judge's and the gate's formulas."""
+    from .grammar_intent import MARGIN_FLOOR  # grammar_intent imports this module
+
+    return f"ln(margin + {MARGIN_FLOOR})"
+
+
 def _margin_text(ev: dict, j: dict) -> str:
     """The card's words for the judge's margin and threshold rule."""
     rule = (
@@ -1179,15 +1187,15 @@ def _margin_text(ev: dict, j: dict) -> str:
             f" of {' / '.join(str(s) for s in SNRS)} dB SNR ({noisy.get('commands')} copies,"
             f" {_p(noisy.get('acceptance_without_rejection'))} of them decoded right)"
         )
-        gate = j.get("gate")
-        if gate:
-            g = gate
+        g = j.get("gate")
+        if g:
             return (
-                "A decode must also pass a gate against wrong commands: bias "
-                f"{g['bias']:+.3f} + {g['gap']:.3f} × gap + {g['margin_log']:.3f} × ln(margin"
-                f" + 0.01) + {g['log_frames']:.3f} × ln(frames) must reach {g['threshold']},"
-                " where the margin is how much better per frame the path scores than the best path"
-                " with another intent or without one of its slot values."
+                f"A decode must also pass a gate against wrong commands, a second score of its"
+                f" gap, {margin} and its length: {g['bias']}"
+                + _weighted_term(g["gap"], "gap")
+                + _weighted_term(g["margin_log"], _log_margin())
+                + _weighted_term(g["log_frames"], "ln frames")
+                + f" must reach {g['threshold']}."
                 " Its weights are fitted to tell the validation commands decoded right from those"
                 f" decoded wrong, {seen}; its threshold is the lowest at which at most"
                 f" {_p(ev['max_wrong'])} of the decodes that pass it are wrong, and never higher"

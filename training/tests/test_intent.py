@@ -509,9 +509,11 @@ def test_grammar_card_says_whether_the_runtime_uses_it() -> None:
     assert "55.0% are understood and 2.5% accepted wrong" in text
     free = grammar_card(noisy, {"phonemes": "p", "judge": {**gated, "min_margin": 0.0}}, "x")
     assert "No minimum is set for its *margin*" in free
-    gate = {"gap": 0.6, "margin_log": 2.2, "log_frames": 2.4, "bias": -2.0, "threshold": 1.7}
+    gate = {"gap": 0.6, "margin_log": 2.2, "log_frames": -0.4, "bias": -2.0, "threshold": 1.7}
     learnt = grammar_card(
         noisy, {"phonemes": "p", "judge": {**gated, "min_margin": 0.0, "gate": gate}}, "x"
     )
-    assert "pass a gate against wrong commands: bias -2.000 + 0.600 × gap" in learnt
-    assert "must reach 1.7" in learnt and "at most 2.0% of the decodes that pass it" in learnt
+    assert "pass a gate against wrong commands, a second score of its gap, its *margin*" in learnt
+    formula = "-2.0 + 0.6 × gap + 2.2 × ln(margin + 0.01) − 0.4 × ln frames must reach 1.7."
+    assert formula in learnt
+    assert "at most 2.0% of the decodes that pass it" in learnt
