@@ -136,6 +136,8 @@ class Example:
     label: int
     tags: list[int] | None = None
     weight: float = 1.0
+    # A teacher's label distribution to learn instead of the one-hot ``label`` (distillation).
+    soft: list[float] | None = None
 
 
 def batches(examples: list[Example], size: int, rng: np.random.Generator, shuffle: bool = True):
@@ -168,10 +170,31 @@ def _tensors(batch: list[Example], word_dropout: float, rng: np.random.Generator
     return torch.from_numpy(x), y, w, tags
 
 
+def _soft_targets(batch: list[Example], classes: int) -> torch.Tensor | None:
+    """The batch's target distributions when any example has a teacher's, else None: one-hot
+    rows for the examples that have none."""
+    if all(ex.soft is None for ex in batch):
+        return None
+    rows = []
+    for ex in batch:
+        if ex.soft is not None:
+            rows.append(ex.soft)
+        else:
+            one_hot = [0.0] * classes
+            one_hot[ex.label] = 1.0
+            rows.append(one_hot)
+    return torch.tensor(rows, dtype=torch.float32)
+
+
 def loss_of(model: TextClassifier, batch, word_dropout=0.0, rng=None, tag_weight: float = 1.0):
     x, y, w, tags = _tensors(batch, word_dropout, rng)
     z, t = model.logits(x)
-    loss = (nn.functional.cross_entropy(z, y, reduction="none") * w).sum() / w.sum()
+    soft = _soft_targets(batch, z.shape[-1])
+    if soft is None:
+        per_example = nn.functional.cross_entropy(z, y, reduction="none")
+    else:
+        per_example = -(soft * nn.functional.log_softmax(z, dim=-1)).sum(-1)
+    loss = (per_example * w).sum() / w.sum()
     if t is not None and tags is not None and (tags != IGNORE).any():
         loss = loss + tag_weight * nn.functional.cross_entropy(
             t.reshape(-1, t.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
