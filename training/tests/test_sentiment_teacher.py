@@ -152,15 +152,21 @@ def test_distil_labels_variants_with_the_teachers_probabilities(tmp_path, monkey
     good = ["the film is good", "a great film is good", "the film is fine"]
     bad = ["the film is bad", "an awful film is bad", "the film is poor"]
     rows = [(t, ts.POS, 1.0) for t in good] + [(t, ts.NEG, 1.0) for t in bad]
-    rows += [("turn on the light", ts.NEU, 1.0)]
+    rows += [("please turn on the light", ts.NEU, 1.0), ("turn the fine light on", ts.NEU, 1.0)]
     tok = Tokenizer.build([t for t, _, _ in rows], min_count=1)
     threads = torch.get_num_threads()
-    extra, note = ts._distil(rows, rows[:6], tok, _vectors(), count=12, epochs=2, seed=0)
+    extra, note = ts._distil(rows, rows[:6], tok, _vectors(), count=24, epochs=2, seed=0)
     assert torch.get_num_threads() == threads  # the teacher's threads are given back
-    assert 0 < len(extra) <= 12 and note["variants"] == len(extra)
+    polar = [ex for ex in extra if ex.soft is not None]
+    neutral = [ex for ex in extra if ex.soft is None]
+    assert 0 < len(polar) <= 24 and note["variants"] == len(polar)
+    # Neutral variants in the neutral rows' share (2 of 6 polar rows: 8), labelled neutral.
+    assert 0 < len(neutral) <= 8 and note["neutral_variants"] == len(neutral)
+    assert all(ex.label == ts.NEU for ex in neutral)
+    assert all("light" in v for v in note["neutral_examples"])
     assert 0.0 <= note["teacher_sst2_dev_accuracy"] <= 1.0
     assert [h["epoch"] for h in note["teacher_history"]] == [1, 2]
-    for ex in extra:
+    for ex in polar:
         p_neg, p_neu, p_pos = ex.soft
         assert p_neu == 0.0 and p_neg + p_pos == pytest.approx(1.0, abs=1e-5)
         assert ex.label == (ts.POS if p_pos >= p_neg else ts.NEG)
