@@ -180,6 +180,7 @@ def _cmd_text(args) -> int:
             members=args.members,
             teacher_variants=args.teacher_variants,
             teacher_epochs=args.teacher_epochs,
+            teacher_cache=args.teacher_cache,
             **common,
         )
     else:
@@ -345,6 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ts.add_argument(
         "--teacher-epochs", type=_positive_int, default=2, help="the teacher's fine-tuning epochs"
+    )
+    ts.add_argument(
+        "--teacher-cache",
+        type=Path,
+        default=None,
+        help="a folder that keeps the fine-tuned teacher's weights, so that a rebuild with the "
+        "same data and settings skips the fine-tune (default: none, always fine-tune)",
     )
 
     it = sub.add_parser("intent", help="train and export a speech-to-intent model for a context")

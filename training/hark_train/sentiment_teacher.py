@@ -14,6 +14,8 @@ repository), run with PyPI ``transformers``. Nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import tempfile
@@ -161,6 +163,30 @@ class Teacher:
         self.net.eval()
         return {"history": history, "train_seconds": round(time.perf_counter() - t0, 1)}
 
+    def fine_tune_cached(
+        self, texts: list[str], labels: list[int], cache: Path | None, **settings
+    ) -> dict:
+        """``fine_tune``, or, when ``cache`` holds the weights a fine-tune with the same texts,
+        labels and settings left there, those weights (the fine-tune is deterministic given
+        its seed, and the slowest step of a distillation). The weights are written to
+        ``cache`` after a fine-tune; the returned note says whether they were read."""
+        if cache is None:
+            return {**self.fine_tune(texts, labels, **settings), "cached": False}
+        key = _fingerprint(texts, labels, self.net.head.out_features, settings)
+        weights, note = Path(cache) / f"teacher-{key}.pt", Path(cache) / f"teacher-{key}.json"
+        if weights.is_file() and note.is_file():
+            self.net.load_state_dict(torch.load(weights, map_location="cpu"))
+            self.net.eval()
+            log.warning("teacher: fine-tuned weights read from %s", weights)
+            return {**json.loads(note.read_text()), "cached": True}
+        fit = self.fine_tune(texts, labels, **settings)
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        part = weights.with_suffix(".part")
+        torch.save(self.net.state_dict(), part)
+        part.replace(weights)
+        note.write_text(json.dumps(fit))
+        return {**fit, "cached": False}
+
     @torch.no_grad()
     def probabilities(self, texts: list[str], batch_size: int = 128) -> np.ndarray:
         self.net.eval()
@@ -169,6 +195,21 @@ class Teacher:
         for chunk, x, mask in self._batches(ids, batch_size, None):
             out[chunk] = torch.softmax(self.net(x, mask), dim=-1).numpy()
         return out
+
+
+def _fingerprint(texts: list[str], labels: list[int], classes: int, settings: dict) -> str:
+    """A key for a fine-tune: its data, head, settings and the teacher package's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version(PACKAGE)
+    except PackageNotFoundError:
+        package = "unknown"
+    h = hashlib.sha256()
+    h.update(json.dumps([package, classes, sorted(settings.items())]).encode())
+    for t, y in zip(texts, labels, strict=True):
+        h.update(f"{y}\t{t}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def nearest_words(

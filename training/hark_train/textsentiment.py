@@ -287,6 +287,7 @@ def run(
     members: int = 1,
     teacher_variants: int = 0,
     teacher_epochs: int = 2,
+    teacher_cache: Path | None = None,
 ) -> dict:
     """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (vectors
     ``wordvectors.load`` read, or a path it reads) the vocabulary gains the ``extra_words`` most
@@ -294,7 +295,8 @@ def run(
     ``learnt_emb``-wide embedding; without, as a learnt ``emb``-wide embedding alone.
     ``members`` > 1 trains that many networks from seeds ``seed``, ``seed + 1``, … and ships
     the mean of their outputs. ``teacher_variants`` > 0 adds that many variants of the
-    training phrases labelled by a fine-tuned sentence encoder (``_distil``)."""
+    training phrases labelled by a fine-tuned sentence encoder (``_distil``), whose fine-tuned
+    weights are kept in (and read back from) ``teacher_cache`` when it is given."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -324,7 +326,14 @@ def run(
     distillation = None
     if teacher_variants > 0:
         extra, distillation = _distil(
-            train_rows, sets["sst2_dev"], tok, word_vectors, teacher_variants, teacher_epochs, seed
+            train_rows,
+            sets["sst2_dev"],
+            tok,
+            word_vectors,
+            teacher_variants,
+            teacher_epochs,
+            seed,
+            cache=teacher_cache,
         )
         tr = tr + extra
 
@@ -452,6 +461,7 @@ def _distil(
     count: int,
     epochs: int,
     seed: int,
+    cache: Path | None = None,
 ) -> tuple[list[Example], dict]:
     """Fine-tunes the teacher (``sentiment_teacher``) on the negative and positive training
     rows, then returns ``count`` variants of them with the teacher's probabilities as soft
@@ -465,7 +475,9 @@ def _distil(
     torch.set_num_threads(os.cpu_count() or 1)  # the teacher is the slow part: every core
     try:
         teacher = st.Teacher.load(2)
-        fit = teacher.fine_tune(texts, [int(y == POS) for _, y in polar], epochs=epochs, seed=seed)
+        fit = teacher.fine_tune_cached(
+            texts, [int(y == POS) for _, y in polar], cache, epochs=epochs, seed=seed
+        )
         dev = teacher.probabilities([t for t, _, _ in dev_rows])
         dev_y = np.array([y == POS for _, y, _ in dev_rows])
         dev_acc = float(((dev[:, 1] >= dev[:, 0]) == dev_y).mean())
@@ -502,6 +514,7 @@ def _distil(
         "teacher_epochs": epochs,
         "teacher_train_seconds": fit["train_seconds"],
         "teacher_history": fit["history"],
+        "teacher_weights_cached": fit["cached"],
         "teacher_sst2_dev_accuracy": round(dev_acc, 4),
         "variants": polar_variants,
         "variants_positive_share": round(float((probs[:, 1] >= probs[:, 0]).mean()), 4),

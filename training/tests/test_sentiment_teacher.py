@@ -130,6 +130,33 @@ def test_teacher_fine_tunes_and_gives_probabilities(tmp_path):
     assert ((p[:8, 1] >= 0.5) == np.array(labels, dtype=bool)).all()
 
 
+def test_a_cached_fine_tune_is_read_back_not_repeated(tmp_path):
+    good = ["the film is good", "a great film", "the film is fine"]
+    bad = ["the film is bad", "an awful film", "the film is poor"]
+    texts, labels = (good + bad) * 4, [1, 1, 1, 0, 0, 0] * 4
+    cache = tmp_path / "cache"
+    first = _tiny_teacher(tmp_path)
+    fit = first.fine_tune_cached(texts, labels, cache, epochs=3, lr=3e-3, batch_size=4)
+    assert not fit["cached"] and len(fit["history"]) == 3
+    assert len(list(cache.glob("teacher-*.pt"))) == 1
+    second = _tiny_teacher(tmp_path)  # the same untrained start as `first` had
+    again = second.fine_tune_cached(texts, labels, cache, epochs=3, lr=3e-3, batch_size=4)
+    assert again["cached"] and again["history"] == fit["history"]
+    probe = ["great great", "awful poor", "the film"]
+    np.testing.assert_allclose(second.probabilities(probe), first.probabilities(probe), atol=1e-6)
+    # Other settings or other labels are another fine-tune, not the cached one.
+    other = _tiny_teacher(tmp_path)
+    assert not other.fine_tune_cached(texts, labels, cache, epochs=2, lr=3e-3, batch_size=4)[
+        "cached"
+    ]
+    flipped = [1 - y for y in labels]
+    third = _tiny_teacher(tmp_path)
+    assert not third.fine_tune_cached(texts, flipped, cache, epochs=3, lr=3e-3, batch_size=4)[
+        "cached"
+    ]
+    assert len(list(cache.glob("teacher-*.pt"))) == 3
+
+
 def test_the_packaged_teacher_loads(tmp_path):
     pytest.importorskip("transformers")
     pytest.importorskip("all_minilm_l6_v2")
