@@ -181,6 +181,7 @@ def _cmd_text(args) -> int:
             teacher_variants=args.teacher_variants,
             teacher_epochs=args.teacher_epochs,
             teacher_cache=args.teacher_cache,
+            max_seconds=args.max_seconds,
             **common,
         )
     else:
@@ -330,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     ts.add_argument("--out", type=Path, required=True, help="output folder (e.g. models/)")
     ts.add_argument("--seed", type=int, default=0)
     ts.add_argument("--epochs", type=int, default=8)
+    ts.add_argument(
+        "--max-seconds",
+        type=_positive_int,
+        default=1500,
+        help="each network's training stops after the epoch that passes this (default 1500)",
+    )
     _word_vector_args(ts, extra_words=40000)
     ts.add_argument(
         "--members",

@@ -119,9 +119,10 @@ def test_text_commands_refuse_bad_vectors_before_training(tmp_path, capsys):
         assert main([*argv, "--data", str(tmp_path), "--word-vectors", str(tmp_path / "no")]) == 2
         assert "no such word-vector file" in capsys.readouterr().err
         assert not (tmp_path / "out").exists()
-    with pytest.raises(SystemExit):
-        main(["text-sentiment", "--out", str(tmp_path / "out"), "--members", "0"])
-    assert "must be at least 1" in capsys.readouterr().err
+    for flag in ("--members", "--max-seconds"):
+        with pytest.raises(SystemExit):
+            main(["text-sentiment", "--out", str(tmp_path / "out"), flag, "0"])
+        assert "must be at least 1" in capsys.readouterr().err
 
 
 def test_prepare_takes_vectors_or_their_path(tmp_path):
