@@ -181,6 +181,7 @@ def _cmd_text(args) -> int:
             teacher_variants=args.teacher_variants,
             teacher_epochs=args.teacher_epochs,
             teacher_cache=args.teacher_cache,
+            teacher_on_rows=args.teacher_on_rows,
             max_seconds=args.max_seconds,
             **common,
         )
@@ -353,6 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ts.add_argument(
         "--teacher-epochs", type=_positive_int, default=2, help="the teacher's fine-tuning epochs"
+    )
+    ts.add_argument(
+        "--teacher-on-rows",
+        action="store_true",
+        help="the real negative and positive rows learn the mean of their label and the "
+        "teacher's probabilities too (default: their label alone)",
     )
     ts.add_argument(
         "--teacher-cache",

@@ -225,12 +225,19 @@ def load(data: Path, seed: int = 0) -> dict[str, list[tuple[str, int, float]]]:
     }
 
 
-def _examples(tok: Tokenizer, rows) -> list[Example]:
+def _examples(tok: Tokenizer, rows, teacher: dict | None = None) -> list[Example]:
+    """The rows as examples; a row whose text ``teacher`` maps to (P(negative), P(positive))
+    learns the mean of its one-hot label and those probabilities."""
     out = []
     for text, y, w in rows:
         ids = tok.encode(text)
-        if ids:
-            out.append(Example(ids, y, None, w))
+        if not ids:
+            continue
+        soft = None
+        if teacher and text in teacher and y != NEU:
+            p_neg, p_pos = teacher[text]
+            soft = [0.5 * (y == NEG) + 0.5 * p_neg, 0.0, 0.5 * (y == POS) + 0.5 * p_pos]
+        out.append(Example(ids, y, None, w, soft))
     return out
 
 
@@ -288,6 +295,7 @@ def run(
     teacher_variants: int = 0,
     teacher_epochs: int = 2,
     teacher_cache: Path | None = None,
+    teacher_on_rows: bool = False,
 ) -> dict:
     """Trains, evaluates and exports the model into ``out``. With ``word_vectors`` (vectors
     ``wordvectors.load`` read, or a path it reads) the vocabulary gains the ``extra_words`` most
@@ -296,7 +304,9 @@ def run(
     ``members`` > 1 trains that many networks from seeds ``seed``, ``seed + 1``, … and ships
     the mean of their outputs. ``teacher_variants`` > 0 adds that many variants of the
     training phrases labelled by a fine-tuned sentence encoder (``_distil``), whose fine-tuned
-    weights are kept in (and read back from) ``teacher_cache`` when it is given."""
+    weights are kept in (and read back from) ``teacher_cache`` when it is given; with
+    ``teacher_on_rows`` the real negative and positive rows learn the mean of their label and
+    the teacher's probabilities too."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
@@ -325,7 +335,7 @@ def run(
     tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
     distillation = None
     if teacher_variants > 0:
-        extra, distillation = _distil(
+        extra, distillation, row_teacher = _distil(
             train_rows,
             sets["sst2_dev"],
             tok,
@@ -334,7 +344,10 @@ def run(
             teacher_epochs,
             seed,
             cache=teacher_cache,
+            on_rows=teacher_on_rows,
         )
+        if row_teacher:
+            tr = _examples(tok, train_rows, row_teacher)
         tr = tr + extra
 
     if members < 1:
@@ -462,11 +475,13 @@ def _distil(
     epochs: int,
     seed: int,
     cache: Path | None = None,
-) -> tuple[list[Example], dict]:
+    on_rows: bool = False,
+) -> tuple[list[Example], dict, dict]:
     """Fine-tunes the teacher (``sentiment_teacher``) on the negative and positive training
     rows, then returns ``count`` variants of them with the teacher's probabilities as soft
     targets, and a note for the metadata (with the teacher's own SST-2 dev accuracy, measured
-    for the card only: nothing is chosen by it)."""
+    for the card only: nothing is chosen by it), and, with ``on_rows``, the teacher's
+    (P(negative), P(positive)) for each polar training text (else an empty mapping)."""
     from . import sentiment_teacher as st
 
     polar = [(t, y) for t, y, _ in train_rows if y != NEU]
@@ -487,6 +502,12 @@ def _distil(
             near = st.nearest_words(vectors, words, candidates=50000)
         new = st.variants(texts, near, count, np.random.default_rng(seed + 1000))
         probs = teacher.probabilities(new)
+        row_teacher = {}
+        if on_rows:
+            row_probs = teacher.probabilities(texts)
+            row_teacher = {
+                t: (float(p[0]), float(p[1])) for t, p in zip(texts, row_probs, strict=True)
+            }
         # Neutral rows get variants too, in their share of the training rows, keeping their
         # label: without them the polar variants crowd out the neutral class.
         neutral = [t for t, y, _ in train_rows if y == NEU]
@@ -515,6 +536,7 @@ def _distil(
         "teacher_train_seconds": fit["train_seconds"],
         "teacher_history": fit["history"],
         "teacher_weights_cached": fit["cached"],
+        "teacher_on_rows": on_rows,
         "teacher_sst2_dev_accuracy": round(dev_acc, 4),
         "variants": polar_variants,
         "variants_positive_share": round(float((probs[:, 1] >= probs[:, 0]).mean()), 4),
@@ -523,7 +545,7 @@ def _distil(
         "neutral_examples": new_neutral[:3],
     }
     log.warning("text-sentiment teacher: %s", json.dumps({k: note[k] for k in list(note)[3:8]}))
-    return extra, note
+    return extra, note, row_teacher
 
 
 def _architecture(

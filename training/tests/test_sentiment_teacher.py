@@ -182,7 +182,9 @@ def test_distil_labels_variants_with_the_teachers_probabilities(tmp_path, monkey
     rows += [("please turn on the light", ts.NEU, 1.0), ("turn the fine light on", ts.NEU, 1.0)]
     tok = Tokenizer.build([t for t, _, _ in rows], min_count=1)
     threads = torch.get_num_threads()
-    extra, note = ts._distil(rows, rows[:6], tok, _vectors(), count=24, epochs=2, seed=0)
+    extra, note, row_teacher = ts._distil(
+        rows, rows[:6], tok, _vectors(), count=24, epochs=2, seed=0, on_rows=True
+    )
     assert torch.get_num_threads() == threads  # the teacher's threads are given back
     polar = [ex for ex in extra if ex.soft is not None]
     neutral = [ex for ex in extra if ex.soft is None]
@@ -199,3 +201,15 @@ def test_distil_labels_variants_with_the_teachers_probabilities(tmp_path, monkey
         assert ex.label == (ts.POS if p_pos >= p_neg else ts.NEG)
     # The neutral request is never a source: every variant comes from the polar phrases.
     assert not any("light" in v for v in note["examples"])
+    # With on_rows, each polar row's teacher probabilities; its example learns their mean with
+    # its label; neutral rows keep their label.
+    assert set(row_teacher) == set(good + bad) and note["teacher_on_rows"]
+    examples = ts._examples(tok, rows, row_teacher)
+    for (text, y, _), ex in zip(rows, examples, strict=True):
+        if y == ts.NEU:
+            assert ex.soft is None
+            continue
+        p_neg, p_pos = row_teacher[text]
+        assert ex.soft[1] == 0.0 and sum(ex.soft) == pytest.approx(1.0, abs=1e-5)
+        assert ex.soft[2] == pytest.approx(0.5 * (y == ts.POS) + 0.5 * p_pos, abs=1e-6)
+        assert ex.label == y
