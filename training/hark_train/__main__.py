@@ -155,6 +155,17 @@ def _cmd_text(args) -> int:
     from .texts import data_dir
     from .wordvectors import WordVectorError, load
 
+    if args.command == "text-sentiment":
+        # Checked before the word vectors are read: settings that would do nothing are refused.
+        if args.teacher_variants < 0:
+            print("error: --teacher-variants must be 0 or more", file=sys.stderr)
+            return 2
+        if args.teacher_variants == 0 and (args.teacher_cache or args.teacher_on_rows):
+            print(
+                "error: --teacher-cache and --teacher-on-rows need --teacher-variants N > 0",
+                file=sys.stderr,
+            )
+            return 2
     vectors = None
     if args.word_vectors is not None:
         # Read (once) before the data are read and the networks trained.

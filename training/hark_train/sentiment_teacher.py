@@ -23,6 +23,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from pickle import UnpicklingError
 
 import numpy as np
 import torch
@@ -175,10 +176,17 @@ class Teacher:
         key = _fingerprint(texts, labels, self.net.head.out_features, settings)
         weights, note = Path(cache) / f"teacher-{key}.pt", Path(cache) / f"teacher-{key}.json"
         if weights.is_file() and note.is_file():
-            self.net.load_state_dict(torch.load(weights, map_location="cpu"))
-            self.net.eval()
-            log.warning("teacher: fine-tuned weights read from %s", weights)
-            return {**json.loads(note.read_text()), "cached": True}
+            try:
+                state = torch.load(weights, map_location="cpu")
+                fit = json.loads(note.read_text())
+                self.net.load_state_dict(state)
+            except (OSError, RuntimeError, ValueError, KeyError, EOFError, UnpicklingError) as e:
+                # A damaged cache costs a fine-tune, never the build; the entry is rewritten.
+                log.warning("teacher: cached weights %s unreadable (%s); fine-tuning", weights, e)
+            else:
+                self.net.eval()
+                log.warning("teacher: fine-tuned weights read from %s", weights)
+                return {**fit, "cached": True}
         fit = self.fine_tune(texts, labels, **settings)
         Path(cache).mkdir(parents=True, exist_ok=True)
         part = weights.with_suffix(".part")

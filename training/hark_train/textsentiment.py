@@ -332,8 +332,8 @@ def run(
         len(tok.vocab),
         trained_vocab,
     )
-    tr, va = _examples(tok, train_rows), _examples(tok, val_rows)
-    distillation = None
+    va = _examples(tok, val_rows)
+    distillation, extra, row_teacher = None, [], {}
     if teacher_variants > 0:
         extra, distillation, row_teacher = _distil(
             train_rows,
@@ -346,9 +346,7 @@ def run(
             cache=teacher_cache,
             on_rows=teacher_on_rows,
         )
-        if row_teacher:
-            tr = _examples(tok, train_rows, row_teacher)
-        tr = tr + extra
+    tr = _examples(tok, train_rows, row_teacher) + extra
 
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
@@ -544,7 +542,9 @@ def _distil(
         "examples": new[:5],
         "neutral_examples": new_neutral[:3],
     }
-    log.warning("text-sentiment teacher: %s", json.dumps({k: note[k] for k in list(note)[3:8]}))
+    logged = ("teacher_train_seconds", "teacher_weights_cached", "teacher_sst2_dev_accuracy")
+    logged += ("variants", "neutral_variants")
+    log.warning("text-sentiment teacher: %s", json.dumps({k: note[k] for k in logged}))
     return extra, note, row_teacher
 
 

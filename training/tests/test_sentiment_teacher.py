@@ -155,6 +155,15 @@ def test_a_cached_fine_tune_is_read_back_not_repeated(tmp_path):
         "cached"
     ]
     assert len(list(cache.glob("teacher-*.pt"))) == 3
+    # A damaged cache entry costs a fine-tune, not the build, and is written anew.
+    for entry in cache.glob("teacher-*.pt"):
+        entry.write_bytes(b"not a torch file")
+    fourth = _tiny_teacher(tmp_path)
+    redo = fourth.fine_tune_cached(texts, labels, cache, epochs=3, lr=3e-3, batch_size=4)
+    assert not redo["cached"]
+    np.testing.assert_allclose(fourth.probabilities(probe), first.probabilities(probe), atol=1e-5)
+    fifth = _tiny_teacher(tmp_path)
+    assert fifth.fine_tune_cached(texts, labels, cache, epochs=3, lr=3e-3, batch_size=4)["cached"]
 
 
 def test_the_packaged_teacher_loads(tmp_path):
