@@ -15,6 +15,7 @@ repository), run with PyPI ``transformers``. Nothing is downloaded at run time.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import re
@@ -173,7 +174,7 @@ class Teacher:
         ``cache`` after a fine-tune; the returned note says whether they were read."""
         if cache is None:
             return {**self.fine_tune(texts, labels, **settings), "cached": False}
-        key = _fingerprint(texts, labels, self.net.head.out_features, settings)
+        key = _fingerprint(texts, labels, self.net.head.out_features, _resolved(settings))
         weights, note = Path(cache) / f"teacher-{key}.pt", Path(cache) / f"teacher-{key}.json"
         if weights.is_file() and note.is_file():
             try:
@@ -186,8 +187,17 @@ class Teacher:
             else:
                 self.net.eval()
                 log.warning("teacher: fine-tuned weights read from %s", weights)
+                made_with = fit.get("libraries")
+                if made_with is not None and made_with != _libraries():
+                    log.warning(
+                        "teacher: the cached weights were made with %s, this run has %s; "
+                        "remove %s to fine-tune anew",
+                        made_with,
+                        _libraries(),
+                        weights,
+                    )
                 return {**fit, "cached": True}
-        fit = self.fine_tune(texts, labels, **settings)
+        fit = {**self.fine_tune(texts, labels, **settings), "libraries": _libraries()}
         Path(cache).mkdir(parents=True, exist_ok=True)
         part = weights.with_suffix(".part")
         torch.save(self.net.state_dict(), part)
@@ -203,6 +213,29 @@ class Teacher:
         for chunk, x, mask in self._batches(ids, batch_size, None):
             out[chunk] = torch.softmax(self.net(x, mask), dim=-1).numpy()
         return out
+
+
+def _resolved(settings: dict) -> dict:
+    """``settings`` of ``Teacher.fine_tune`` with its defaults filled in, so that a changed
+    default is a changed key."""
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(Teacher.fine_tune).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    unknown = set(settings) - set(defaults)
+    if unknown:
+        raise TypeError(f"fine_tune takes no setting {sorted(unknown)}")
+    return {**defaults, **settings}
+
+
+def _libraries() -> dict:
+    """The versions of the libraries a fine-tune ran with (recorded beside cached weights; a
+    difference is reported, not refitted: the same recipe gives the same model within float
+    noise across minor releases)."""
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def _fingerprint(texts: list[str], labels: list[int], classes: int, settings: dict) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -164,6 +167,34 @@ def test_a_cached_fine_tune_is_read_back_not_repeated(tmp_path):
     np.testing.assert_allclose(fourth.probabilities(probe), first.probabilities(probe), atol=1e-5)
     fifth = _tiny_teacher(tmp_path)
     assert fifth.fine_tune_cached(texts, labels, cache, epochs=3, lr=3e-3, batch_size=4)["cached"]
+
+
+def test_the_cache_key_holds_every_setting_defaults_included(tmp_path, caplog):
+    texts, labels = ["good film", "bad film"] * 4, [1, 0] * 4
+    cache = tmp_path / "cache"
+    # The default seed named or left out is the same fine-tune.
+    fit = _tiny_teacher(tmp_path).fine_tune_cached(texts, labels, cache, epochs=1, batch_size=4)
+    assert not fit["cached"]
+    assert set(fit["libraries"]) == {"torch", "transformers"}
+    named = _tiny_teacher(tmp_path).fine_tune_cached(
+        texts, labels, cache, epochs=1, batch_size=4, seed=0
+    )
+    assert named["cached"]
+    # Weights made with other library versions are read, and the difference is reported.
+    (note,) = cache.glob("teacher-*.json")
+    note.write_text(json.dumps({**fit, "libraries": {"torch": "0.0", "transformers": "0.0"}}))
+    with caplog.at_level(logging.WARNING, logger=st.log.name):
+        assert _tiny_teacher(tmp_path).fine_tune_cached(
+            texts, labels, cache, epochs=1, batch_size=4
+        )["cached"]
+    assert "made with" in caplog.text
+    # The resolved settings carry the defaults, so changing a default changes the key.
+    resolved = st._resolved({"epochs": 1})
+    assert resolved["lr"] == pytest.approx(5e-5) and resolved["batch_size"] == 32
+    key = st._fingerprint(texts, labels, 2, resolved)
+    assert key != st._fingerprint(texts, labels, 2, {**resolved, "lr": 1e-4})
+    with pytest.raises(TypeError, match="warmup"):
+        st._resolved({"warmup": 0.1})
 
 
 def test_the_packaged_teacher_loads(tmp_path):
