@@ -451,3 +451,43 @@ fn microphone_capture_matches_the_file() {
     };
     assert!(max_diff(&got, &prefix) <= 1e-4);
 }
+
+#[test]
+fn an_error_names_each_cause_once() {
+    use hark::cli::error_report;
+    use hark::models::ModelError;
+    let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+    let e = anyhow::Error::new(ModelError::Read {
+        path: "models/phonemes-wake.json".into(),
+        source: missing,
+    })
+    .context("loading the wake-word verifier");
+    assert_eq!(
+        error_report(&e),
+        "loading the wake-word verifier: models/phonemes-wake.json: no such file"
+    );
+    let plain = anyhow::anyhow!("inner").context("outer");
+    assert_eq!(error_report(&plain), "outer: inner");
+}
+
+#[test]
+fn a_model_folder_without_the_verifier_metadata_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    for entry in std::fs::read_dir(&models).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name != "phonemes-wake.json" {
+            std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        }
+    }
+    let out = hark()
+        .args(["listen", "--model-dir"])
+        .arg(dir.path())
+        .arg(speech())
+        .output()
+        .unwrap();
+    let err = fails(out);
+    assert!(err.contains("phonemes-wake.json"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}
