@@ -157,9 +157,6 @@ def _cmd_text(args) -> int:
 
     if args.command == "text-sentiment":
         # Checked before the word vectors are read: settings that would do nothing are refused.
-        if args.teacher_variants < 0:
-            print("error: --teacher-variants must be 0 or more", file=sys.stderr)
-            return 2
         if args.teacher_variants == 0 and (args.teacher_cache or args.teacher_on_rows):
             print(
                 "error: --teacher-cache and --teacher-on-rows need --teacher-variants N > 0",
@@ -358,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ts.add_argument(
         "--teacher-variants",
-        type=int,
+        type=_non_negative_int,
         default=0,
         help="variants of the training phrases labelled by a fine-tuned sentence encoder "
         "(distillation; needs training/requirements-teacher.txt; default 0: none)",

@@ -187,13 +187,13 @@ class Teacher:
             else:
                 self.net.eval()
                 log.warning("teacher: fine-tuned weights read from %s", weights)
-                made_with = fit.get("libraries")
-                if made_with is not None and made_with != _libraries():
+                made_with, running = fit.get("libraries"), _libraries()
+                if made_with is not None and made_with != running:
                     log.warning(
                         "teacher: the cached weights were made with %s, this run has %s; "
                         "remove %s to fine-tune anew",
                         made_with,
-                        _libraries(),
+                        running,
                         weights,
                     )
                 return {**fit, "cached": True}

@@ -542,8 +542,13 @@ def _distil(
         "examples": new[:5],
         "neutral_examples": new_neutral[:3],
     }
-    logged = ("teacher_train_seconds", "teacher_weights_cached", "teacher_sst2_dev_accuracy")
-    logged += ("variants", "neutral_variants")
+    logged = (
+        "teacher_train_seconds",
+        "teacher_weights_cached",
+        "teacher_sst2_dev_accuracy",
+        "variants",
+        "neutral_variants",
+    )
     log.warning("text-sentiment teacher: %s", json.dumps({k: note[k] for k in logged}))
     return extra, note, row_teacher
 

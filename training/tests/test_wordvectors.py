@@ -125,8 +125,9 @@ def test_text_commands_refuse_bad_vectors_before_training(tmp_path, capsys):
         assert "must be at least 1" in capsys.readouterr().err
     # Teacher settings without a teacher would be silently ignored: refused instead.
     out = ["text-sentiment", "--out", str(tmp_path / "out"), "--data", str(tmp_path)]
-    assert main([*out, "--teacher-variants", "-1"]) == 2
-    assert "0 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*out, "--teacher-variants", "-1"])
+    assert "must be at least 0" in capsys.readouterr().err
     for extra in (["--teacher-on-rows"], ["--teacher-cache", str(tmp_path / "c")]):
         assert main([*out, *extra]) == 2
         assert "need --teacher-variants" in capsys.readouterr().err
