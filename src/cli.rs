@@ -229,27 +229,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_report(&e));
+            eprintln!("error: {}", crate::report::error_report(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line, `outer: inner: …`, leaving out a cause whose text the
-/// message before it already ends with (library errors often name their source in their own
-/// message).
-pub fn error_report(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.is_empty() {
-            line = text;
-        } else if !line.ends_with(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
 }
 
 /// Runs a parsed command line.

@@ -1,5 +1,5 @@
-//! Events as users see them: one JSON object per event (the `hark listen --json` format of
-//! DESIGN.md), or one human-readable line.
+//! Events and errors as users see them: one JSON object per event (the `hark listen --json`
+//! format of DESIGN.md) or one human-readable line, and an error with its causes on one line.
 
 use serde_json::{Value, json};
 
@@ -157,4 +157,21 @@ pub fn event_line(file: &str, event: &Event) -> String {
             )
         }
     }
+}
+
+/// An error and its causes on one line, `outer: inner: …`, leaving out a cause whose text the
+/// message before it already ends with (library errors often name their source in their own
+/// message).
+pub fn error_report(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }

@@ -454,8 +454,8 @@ fn microphone_capture_matches_the_file() {
 
 #[test]
 fn an_error_names_each_cause_once() {
-    use hark::cli::error_report;
     use hark::models::ModelError;
+    use hark::report::error_report;
     let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
     let e = anyhow::Error::new(ModelError::Read {
         path: "models/phonemes-wake.json".into(),

@@ -1040,3 +1040,31 @@ fn mqtts_with_a_private_ca() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn a_corrupt_input_file_stops_hark_naming_the_file_and_the_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[mqtt]\nbroker = \"mqtt://127.0.0.1:9\"\n");
+    let bad = dir.path().join("truncated.wav");
+    std::fs::write(&bad, b"RIFF\x24\x00\x00\x00WAVEfmt ").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hark"))
+        .env("HARK_MODELS", models_dir())
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--input"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains("truncated.wav"),
+        "{err}"
+    );
+    assert_eq!(
+        last.matches("not a recognised audio file").count(),
+        1,
+        "{err}"
+    );
+}

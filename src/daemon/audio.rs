@@ -63,7 +63,7 @@ pub(super) fn spawn_audio(a: AudioThread) -> Result<std::thread::JoinHandle<()>>
     std::thread::Builder::new()
         .name("audio".into())
         .spawn(move || {
-            let result = audio_loop(&a).map_err(|e| format!("{e:#}"));
+            let result = audio_loop(&a).map_err(|e| crate::report::error_report(&e));
             let _ = a.tx.blocking_send(AudioMsg::End(result));
         })
         .context("cannot start the audio thread")
